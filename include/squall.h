@@ -1,0 +1,11 @@
+/* squall: the umbrella header. Include this one; it includes every module. */
+#ifndef SQUALL_H
+#define SQUALL_H
+
+#include "squall/common.h"
+#include "squall/version.h"
+#include "squall/loop.h"
+#include "squall/future.h"
+#include "squall/http.h"
+
+#endif
