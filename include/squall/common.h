@@ -46,12 +46,12 @@ extern "C" {
     X(ENOENT, UV_ENOENT, "no such file or directory")                          \
     X(ENOSYS, UV_ENOSYS, "function not implemented")                           \
     X(INCOMPLETE, -4201, "more input is needed")                               \
-    X(CLOSED, -4202, "object is closing or closed")                            \
-    X(LIMIT, -4203, "a configured limit was exceeded")                         \
-    X(PROTO, -4204, "protocol error")                                          \
-    X(STATE, -4205, "operation not allowed in the current state")              \
-    X(HEADER, -4206, "header name or value not allowed")                       \
-    X(PENDING, -4207, "the result is not available yet")
+    X(ECLOSED, -4202, "object is closing or closed")                            \
+    X(ELIMIT, -4203, "a configured limit was exceeded")                         \
+    X(EPROTO, -4204, "protocol error")                                          \
+    X(ESTATE, -4205, "operation not allowed in the current state")              \
+    X(EHEADER, -4206, "header name or value not allowed")                       \
+    X(EPENDING, -4207, "the result is not available yet")
 
 enum {
 #define SQ__ERR_ENUM(name, value, msg) SQ_##name = value,
@@ -59,6 +59,11 @@ enum {
 #undef SQ__ERR_ENUM
     SQ_OK = 0
 };
+
+/* Transitional spellings used while the parser lands; use SQ_ELIMIT and
+ * SQ_EPROTO. */
+#define SQ_LIMIT SQ_ELIMIT
+#define SQ_PROTO SQ_EPROTO
 
 /* The message for an error code ("unknown error" for a code not in the
  * list). The returned string is static: never free it. */

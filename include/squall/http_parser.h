@@ -207,8 +207,8 @@ SQ_EXTERN void sq_http_parser_init(sq_http_parser *p, sq_http_kind kind);
  *                  parser is now ready for sq_http_parse_body().
  *   SQ_INCOMPLETE  buf holds a valid prefix of a head; call again with the
  *                  same bytes followed by more (the buffer may have moved).
- *   SQ_LIMIT       a limit was exceeded (p->error says which).
- *   SQ_PROTO       the bytes are not a valid head (p->error says why).
+ *   SQ_ELIMIT       a limit was exceeded (p->error says which).
+ *   SQ_EPROTO       the bytes are not a valid head (p->error says why).
  * After an error the parser must be re-initialised before reuse. */
 SQ_EXTERN int sq_http_parse_head(sq_http_parser *p, const char *buf, size_t len, sq_http_head *head);
 
@@ -228,7 +228,7 @@ typedef struct sq_http_span {
 
 /* Decodes body bytes from buf[0, len). Returns the number of bytes consumed
  * (it consumes framing bytes as it goes, so nothing needs to be kept between
- * calls), or SQ_PROTO / SQ_LIMIT on error (p->error says why). At most one
+ * calls), or SQ_EPROTO / SQ_ELIMIT on error (p->error says why). At most one
  * span is reported per call in *span (kind SQ_HTTP_SPAN_NONE when there is
  * none); call again with the rest of the input while the return value is
  * less than len and the body is not done. When the message ends,
@@ -242,12 +242,12 @@ SQ_EXTERN bool sq_http_body_done(const sq_http_parser *p);
 
 /* Tells the parser the connection closed. Returns 0 when that ends the
  * current message cleanly (a body read until EOF, or between messages) and
- * SQ_PROTO when a message was cut short. */
+ * SQ_EPROTO when a message was cut short. */
 SQ_EXTERN int sq_http_parse_eof(sq_http_parser *p);
 
 /* Parses a complete trailer section (the concatenated SQ_HTTP_SPAN_TRAILER
  * bytes, without the final empty line) into headers[0, max). Returns the
- * number of fields, or SQ_PROTO / SQ_LIMIT. */
+ * number of fields, or SQ_EPROTO / SQ_ELIMIT. */
 SQ_EXTERN int sq_http_parse_trailers(const char *buf, size_t len, sq_http_header *headers, size_t max);
 
 /* The status a server should answer after a failed parse (see
