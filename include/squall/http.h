@@ -1,0 +1,202 @@
+/* squall: the HTTP/1.1 server (Tornado's HTTPServer and HTTP1Connection).
+ *
+ * The server accepts connections, parses requests with the strict parser of
+ * http_parser.h, hands each request to one callback, and writes responses in
+ * order. It keeps connections alive, answers pipelined requests in one write
+ * per batch, speaks HTTP/1.0 and 1.1, handles HEAD, Expect: 100-continue and
+ * chunked request bodies, and applies the limits and timeouts of
+ * sq_http_server_config (defaults: 64 KiB heads, 100 headers, 8 KiB request
+ * lines, 100 MiB bodies, 10 s to receive a head, 60 s idle keep-alive).
+ * Bad input gets its status code (400, 408, 413, 414, 431, 501, 505) and the
+ * connection is closed after it.
+ *
+ * Memory: an idle keep-alive connection holds only its own small struct;
+ * reads land in a buffer owned by the loop and only a partial head is ever
+ * copied. Request objects and output buffers are recycled, so a keep-alive
+ * request allocates nothing in steady state.
+ *
+ * Lifetime of a request: the request callback receives an sq_http_req that
+ * belongs to the application until it calls sq_http_finish() (or
+ * sq_http_respond()), exactly once, whether the client is still there or not.
+ * Everything a request points to (method, target, headers, body) lives as
+ * long as the request. Nothing is thread-safe.
+ */
+#ifndef SQUALL_HTTP_H
+#define SQUALL_HTTP_H
+
+#include "common.h"
+#include "http_parser.h"
+#include "loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sq_http_server sq_http_server;
+typedef struct sq_http_req sq_http_req;
+
+/* Called once per request, after its whole body has arrived (or, for a
+ * request whose body is streamed, right after the head). */
+typedef void (*sq_http_request_cb)(sq_http_req *req, void *arg);
+
+/* Server settings. Call sq_http_server_config_init() first, then change what
+ * you need; zero in a limit never means "unlimited". */
+typedef struct sq_http_server_config {
+    uint32_t max_head_size;      /* request line + headers, bytes (64 KiB) -> 431 */
+    uint32_t max_line_size;      /* request line alone, bytes (8 KiB) -> 414 */
+    uint32_t max_headers;        /* header fields per request (100) -> 431 */
+    uint64_t max_body_size;      /* request body, bytes (100 MiB) -> 413 */
+    uint32_t header_timeout_ms;  /* to receive a whole head once it has begun (10 s) -> 408 */
+    uint32_t idle_timeout_ms;    /* keep-alive idle time between requests (60 s) -> close */
+    uint32_t max_connections;    /* 0: the open-files limit less a reserve of 64 */
+    int backlog;                 /* listen backlog (511) */
+    bool no_keep_alive;          /* close every connection after one response */
+    bool reuse_port;             /* SO_REUSEPORT on the listening sockets */
+    const char *server_name;     /* the Server header, or NULL for none ("squall") */
+} sq_http_server_config;
+
+/* Fills *cfg with the defaults listed in sq_http_server_config. */
+SQ_EXTERN void sq_http_server_config_init(sq_http_server_config *cfg);
+
+/* Creates a server on loop. cb is called for every request with arg. cfg may
+ * be NULL for the defaults; it is copied (server_name is not: it must outlive
+ * the server). Returns NULL when out of memory. The server listens only after
+ * sq_http_server_listen(). Free it with sq_http_server_close(). */
+SQ_EXTERN sq_http_server *sq_http_server_new(sq_loop *loop, const sq_http_server_config *cfg,
+                                             sq_http_request_cb cb, void *arg);
+
+/* Binds and listens on host:port. host is a numeric IPv4 or IPv6 address
+ * ("127.0.0.1", "::1", "0.0.0.0", "::") or a name resolved synchronously
+ * (every address it resolves to is bound); NULL means all IPv4 and IPv6
+ * addresses. port 0 picks a free port: read it with sq_http_server_port().
+ * May be called several times for several addresses. Returns 0, or a libuv
+ * error (SQ_EADDRINUSE, SQ_EINVAL for a bad host, ...); nothing is bound
+ * after an error. */
+SQ_EXTERN int sq_http_server_listen(sq_http_server *srv, const char *host, int port);
+
+/* The port of the first listening socket, or a negative error when the
+ * server does not listen. */
+SQ_EXTERN int sq_http_server_port(const sq_http_server *srv);
+
+/* Number of open client connections. */
+SQ_EXTERN size_t sq_http_server_connections(const sq_http_server *srv);
+
+/* Graceful shutdown: stops accepting, closes idle connections at once, lets
+ * requests in flight finish (their responses carry Connection: close) and
+ * closes every connection still open after timeout_ms. done(srv, arg) is
+ * called once, on the loop, when no connection remains; then the server may
+ * be closed. Calling it again while it runs returns SQ_EALREADY. */
+SQ_EXTERN int sq_http_server_shutdown(sq_http_server *srv, uint32_t timeout_ms,
+                                      void (*done)(sq_http_server *srv, void *arg), void *arg);
+
+/* Registers a shutdown hook on the server's loop (see sq_loop_add_shutdown_hook)
+ * that drains this server with sq_http_server_shutdown(srv, timeout_ms) on
+ * SIGINT or SIGTERM. Returns 0 or an error from the loop. */
+SQ_EXTERN int sq_http_server_drain_on_signal(sq_http_server *srv, uint32_t timeout_ms);
+
+/* Closes the server now: every listener and connection is closed (requests
+ * in flight get their close callbacks), then close_cb(srv, arg) is called on
+ * the loop and the server's memory is released after it returns. close_cb
+ * may be NULL. */
+SQ_EXTERN void sq_http_server_close(sq_http_server *srv, void (*close_cb)(sq_http_server *srv, void *arg),
+                                    void *arg);
+
+/* ---- The request: what came in. Pointers live as long as the request. ---- */
+
+/* The parsed head: method, target, version, headers, flags (http_parser.h). */
+SQ_EXTERN const sq_http_head *sq_http_req_head(const sq_http_req *req);
+
+/* The method as a known value; the name is in sq_http_req_head(req)->method. */
+SQ_EXTERN sq_http_method sq_http_req_method(const sq_http_req *req);
+
+/* The request target split at the first '?': the path (never empty for
+ * origin-form) and the query without '?' (length 0 when absent). Neither is
+ * NUL-terminated; both are raw (not percent-decoded). */
+SQ_EXTERN const char *sq_http_req_path(const sq_http_req *req, size_t *len);
+SQ_EXTERN const char *sq_http_req_query(const sq_http_req *req, size_t *len);
+
+/* The value of the first header named name (case-insensitive), its length in
+ * *len when len is not NULL; NULL when absent. Not NUL-terminated. */
+SQ_EXTERN const char *sq_http_req_header(const sq_http_req *req, const char *name, size_t *len);
+
+/* The whole request body (length in *len); an empty body gives a non-NULL
+ * pointer and 0. For a streamed body, NULL. */
+SQ_EXTERN const char *sq_http_req_body(const sq_http_req *req, size_t *len);
+
+/* The peer's address, as the socket reports it. Returns 0 or an error. */
+SQ_EXTERN int sq_http_req_peer(const sq_http_req *req, struct sockaddr_storage *addr);
+
+/* The server and loop the request belongs to. */
+SQ_EXTERN sq_http_server *sq_http_req_server(const sq_http_req *req);
+SQ_EXTERN sq_loop *sq_http_req_loop(const sq_http_req *req);
+
+/* A pointer-sized slot for the layer above (the web framework keeps its
+ * handler state here). Starts NULL for every request. */
+SQ_EXTERN void *sq_http_req_get_data(const sq_http_req *req);
+SQ_EXTERN void sq_http_req_set_data(sq_http_req *req, void *data);
+
+/* Sets the callback run when the client goes away (or the server is closed)
+ * before the response was finished: Tornado's on_connection_close. From then
+ * on writes and flushes fail with SQ_ECLOSED, but the request stays valid
+ * until the application calls sq_http_finish() (which then returns
+ * SQ_ECLOSED): call it exactly once, from this callback or later, so that a
+ * timer or other late callback holding the request never touches freed
+ * memory. One callback per request; NULL removes it. */
+SQ_EXTERN void sq_http_req_on_close(sq_http_req *req, void (*cb)(sq_http_req *req, void *arg), void *arg);
+
+/* ---- The response ---- */
+
+/* Sets the status and optional reason phrase (NULL: the standard phrase;
+ * copied). Only before the head has been sent: SQ_ESTATE after. SQ_EINVAL for
+ * a status outside 100-599 or a reason with CR, LF or other control bytes. */
+SQ_EXTERN int sq_http_set_status(sq_http_req *req, int status, const char *reason);
+
+/* Adds a response header (copied). Names must be tokens and values must not
+ * hold CR, LF or NUL: SQ_EHEADER otherwise, and nothing is added. The
+ * server adds Date, Content-Length or Transfer-Encoding, and Connection
+ * itself; setting Content-Length yourself is allowed (the body written must
+ * then match it). SQ_ESTATE once the head was sent. */
+SQ_EXTERN int sq_http_add_header(sq_http_req *req, const char *name, size_t name_len,
+                                 const char *value, size_t value_len);
+
+/* sq_http_add_header with NUL-terminated strings. */
+SQ_EXTERN int sq_http_add_header_str(sq_http_req *req, const char *name, const char *value);
+
+/* Appends body bytes (copied) to the response. They are sent at the next
+ * sq_http_flush or at sq_http_finish. SQ_ECLOSED when the client is gone,
+ * SQ_ESTATE after finish. For HEAD requests the bytes are counted for
+ * Content-Length but not sent. */
+SQ_EXTERN int sq_http_write(sq_http_req *req, const void *data, size_t len);
+
+/* Sends what was written so far. The first flush sends the head; when the
+ * length is not known by then (no Content-Length header) the body goes out
+ * with chunked transfer coding (HTTP/1.1) or until close (HTTP/1.0). done, if
+ * not NULL, is called on the loop once these bytes have been handed to the
+ * kernel (status 0) or the connection failed (a negative error); it is not
+ * called when flush itself returns an error. */
+SQ_EXTERN int sq_http_flush(sq_http_req *req, void (*done)(sq_http_req *req, int status, void *arg),
+                            void *arg);
+
+/* Finishes the response: sends the head (with Content-Length when nothing was
+ * flushed yet) and the body, then the request is released and must not be
+ * used again. Returns 0, or SQ_ECLOSED when the client was gone (the request
+ * is released all the same), or SQ_ESTATE when the request is not the
+ * application's to finish (a second finish on a recycled request is a bug
+ * this cannot always catch). */
+SQ_EXTERN int sq_http_finish(sq_http_req *req);
+
+/* One-call response: status, an optional Content-Type (NULL for none), the
+ * body, finish. Returns what sq_http_finish returns. */
+SQ_EXTERN int sq_http_respond(sq_http_req *req, int status, const char *content_type,
+                              const void *body, size_t len);
+
+/* True once the head of the response has been sent. */
+SQ_EXTERN bool sq_http_headers_sent(const sq_http_req *req);
+
+/* The standard reason phrase for a status ("Not Found"), or "Unknown". */
+SQ_EXTERN const char *sq_http_reason(int status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

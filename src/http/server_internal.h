@@ -1,0 +1,166 @@
+/* The HTTP server's private structures, shared by server.c and response.c.
+ *
+ * Ownership in one paragraph: the server owns its listeners and connections.
+ * A connection owns at most one request at a time (HTTP/1.1 answers in
+ * order, so the next pipelined request waits in the connection's input
+ * buffer). A request handed to the application belongs to it until it calls
+ * sq_http_finish(); if the connection goes away first, the request is
+ * orphaned (req->conn == NULL), its writes fail with SQ_ECLOSED, and finish
+ * releases it. Requests and output buffers are recycled through free lists
+ * on the server, so a keep-alive request allocates nothing in steady state.
+ */
+#ifndef SQ_HTTP_SERVER_INTERNAL_H
+#define SQ_HTTP_SERVER_INTERNAL_H
+
+#include "core/buf.h"
+#include "squall/http.h"
+
+typedef struct sq_conn sq_conn;
+
+typedef struct sq_listener {
+    uv_tcp_t tcp;
+    unsigned paused : 1; /* holds a connection we have not accepted (at the cap) */
+} sq_listener;
+
+/* Which timeout list a connection is in. */
+enum { SQ_LIST_NONE = 0, SQ_LIST_HEAD, SQ_LIST_IDLE, SQ_LIST_BUSY, SQ_LIST_COUNT };
+
+typedef struct sq_conn_list {
+    sq_conn *first;
+    sq_conn *last;
+} sq_conn_list;
+
+/* Request states. */
+enum {
+    SQ_REQ_BODY = 1,   /* head parsed, body still arriving */
+    SQ_REQ_APP,        /* handed to the application */
+    SQ_REQ_DONE,       /* finished, waiting to be recycled */
+};
+
+struct sq_http_req {
+    sq_conn *conn;             /* NULL once orphaned */
+    sq_http_server *srv;       /* NULL once the server is gone */
+    sq_loop *loop;
+    sq_http_req *next_free;
+
+    sq_http_head head;
+    const char *path;
+    const char *query;
+    uint32_t path_len;
+    uint32_t query_len;
+    const char *body;          /* the whole body, when buffered */
+    size_t body_len;
+
+    sq_buf headbuf;            /* copy of the head once the request outlives a read */
+    sq_buf bodybuf;            /* request body assembled across reads */
+
+    /* The response. */
+    sq_buf rhead;              /* "Name: value\r\n" lines set by the application */
+    sq_buf rbody;              /* body written but not yet flushed */
+    uint64_t resp_cl;          /* Content-Length set by the application */
+    uint16_t status;
+    uint8_t state;
+    unsigned has_cl : 1;       /* the application set Content-Length */
+    unsigned head_sent : 1;
+    unsigned chunked : 1;      /* the body goes out chunked */
+    unsigned until_close : 1;  /* HTTP/1.0 body without a length: close ends it */
+    unsigned is_head : 1;      /* a HEAD request: count the body, send none */
+    unsigned no_body : 1;      /* 1xx, 204, 304: no body at all */
+    unsigned detached : 1;     /* head copied into headbuf */
+    unsigned in_app : 1;       /* inside the request callback */
+    char *reason;              /* custom reason phrase (malloc'd) or NULL */
+
+    void *data;
+    void (*close_cb)(sq_http_req *, void *);
+    void *close_arg;
+    void (*flush_cb)(sq_http_req *, int, void *);
+    void *flush_arg;
+    uint64_t flush_target;     /* conn->bytes_out value that completes the flush */
+
+    sq_http_header headers[];  /* max_headers entries */
+};
+
+struct sq_conn {
+    uv_tcp_t tcp;
+    sq_http_server *srv;
+    sq_conn *prev;
+    sq_conn *next;
+    sq_http_req *req;          /* request being read or served */
+    sq_http_parser parser;
+    char *in;                  /* unconsumed input: a partial head or pipelined requests */
+    uint32_t in_len;
+    uint32_t in_cap;
+    sq_buf out;                /* output not yet handed to the kernel */
+    uint64_t bytes_queued;     /* all output ever queued on this connection */
+    uint64_t bytes_out;        /* all output the kernel has accepted */
+    uint64_t deadline;         /* loop time (ms) when the current list's timeout fires */
+    uint8_t list;
+    unsigned writing : 1;      /* a uv_write is in flight */
+    unsigned reading : 1;      /* uv_read_start is active */
+    unsigned closing : 1;      /* uv_close was called */
+    unsigned end_after_write : 1; /* close once the output is written */
+    unsigned lingering : 1;    /* FIN sent; discarding input until EOF or timeout */
+    unsigned in_read : 1;      /* inside on_read: output is flushed at its end */
+    unsigned deferred : 1;     /* on the server's deferred list */
+    unsigned any_input : 1;    /* bytes of the current head have arrived */
+    sq_conn *next_deferred;
+};
+
+struct sq_http_server {
+    sq_loop *loop;
+    uv_loop_t *uv;
+    sq_http_server_config cfg;
+    sq_http_request_cb cb;
+    void *cb_arg;
+
+    sq_listener **listeners;
+    size_t nlisteners;
+    size_t paused_accepts;     /* listeners holding a connection we have not accepted */
+
+    sq_conn_list lists[SQ_LIST_COUNT];
+    size_t nconns;
+    uint64_t nwrites;          /* write calls made (tests check batching with it) */
+    uv_timer_t timer;
+    uint64_t timer_due;        /* 0 when the timer is not armed */
+
+    uv_idle_t idle;            /* runs deferred work on the next iteration */
+    sq_conn *deferred_first;
+    sq_conn *deferred_last;
+
+    sq_http_req *free_reqs;
+    size_t nfree_reqs;
+    sq_buf *free_bufs;         /* recycled output buffers (a stack) */
+    size_t nfree_bufs;
+    size_t cap_free_bufs;
+
+    char date_line[48];        /* "Date: ...\r\n" */
+    size_t date_len;
+    uint64_t date_ms;          /* loop time of the last refresh */
+    char server_line[128];     /* "Server: ...\r\n" or empty */
+    size_t server_len;
+
+    uint32_t shutdown_timeout;
+    void (*shutdown_cb)(sq_http_server *, void *);
+    void *shutdown_arg;
+    unsigned shutting_down : 1;
+    unsigned closing : 1;
+    unsigned shutdown_notified : 1;
+    void (*close_cb)(sq_http_server *, void *);
+    void *close_arg;
+    size_t pending_handle_closes;
+};
+
+/* server.c */
+void sq__conn_flush(sq_conn *c);
+void sq__conn_request_done(sq_conn *c);
+void sq__conn_close(sq_conn *c);
+void sq__conn_defer(sq_conn *c);
+const char *sq__server_date(sq_http_server *srv, size_t *len);
+void sq__req_release(sq_http_req *req);
+
+/* response.c */
+int sq__append_status_line(sq_buf *b, int minor, int status, const char *reason);
+int sq__write_error_response(sq_conn *c, int status, const char *detail);
+bool sq__is_token(const char *s, size_t len);
+
+#endif
