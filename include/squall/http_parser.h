@@ -83,7 +83,9 @@ SQ_EXTERN const char *sq_http_method_name(sq_http_method m);
     X(CHUNK_DATA, 400, "chunk data not followed by CRLF")                      \
     X(TRAILER, 400, "invalid trailer field")                                   \
     X(BODY_TOO_LARGE, 413, "body too large")                                   \
-    X(CLOSED, 400, "data after the message on a closing connection")
+    X(CLOSED, 400, "data after the message on a closing connection")          \
+    X(REQUEST_LINE, 400, "malformed request line")                             \
+    X(HOST_INVALID, 400, "invalid Host header value")
 
 typedef enum {
 #define SQ__E(name, status, msg) SQ_HTTP_E_##name,
@@ -129,7 +131,8 @@ enum {
 };
 
 /* A parsed message head. Set headers and max_headers before parsing; the
- * parser fills the rest. All pointers point into the parsed buffer. */
+ * parser fills the rest when sq_http_parse_head() succeeds. All pointers
+ * point into the parsed buffer. */
 typedef struct sq_http_head {
     sq_http_header *headers; /* in: caller's array of max_headers entries */
     uint32_t max_headers;    /* in: its capacity; more fields give SQ_HTTP_E_TOO_MANY_HEADERS */
@@ -147,8 +150,8 @@ typedef struct sq_http_head {
     uint32_t reason_len;
     uint16_t status;
 
-    uint8_t version_major;   /* 1 */
-    uint8_t version_minor;   /* 0 or 1 */
+    uint8_t version_major;   /* 1 (0 for an "HTTP/0.9" status line) */
+    uint8_t version_minor;   /* as sent: 0 to 9 */
     uint32_t flags;          /* SQ_HTTP_F_* */
     sq_http_body_kind body;
     uint64_t content_length; /* with SQ_HTTP_BODY_LENGTH; 0 otherwise */
@@ -177,39 +180,93 @@ typedef struct sq_http_parser {
     /* Settings: sq_http_parser_init() sets the defaults; change them after
      * init and before the first parse call. */
     uint32_t options;        /* SQ_HTTP_OPT_* */
-    uint32_t max_head;       /* bytes of start line and header fields (default 65536) */
-    uint32_t max_line;       /* bytes of the request line alone (default 8192) */
+    uint32_t max_head;       /* bytes of a head, leading empty lines included (default 65536);
+                                also bounds a chunked trailer section */
+    uint32_t max_line;       /* bytes of the request line alone, CRLF excluded (default 8192);
+                                also bounds a chunk-size line with its extensions */
     uint64_t max_body;       /* decoded body bytes (default 100 MiB) */
 
     /* Result of the last failed call. */
     sq_http_error error;
 
     /* Private. */
-    uint8_t kind;
-    uint8_t state;
-    uint8_t sub;
-    uint8_t flags_;
+    uint8_t kind;            /* sq_http_kind */
+    uint8_t state;           /* where the parser is: between messages, in a head, in a body */
+    uint8_t sub;             /* sub-state of the incremental head scanner or the chunked decoder */
+    uint8_t flags_;          /* per-message bits gathered from the header fields */
     uint32_t scanned;        /* bytes of an incomplete head already validated */
-    uint32_t saved_;         /* private scanner state */
-    uint64_t remaining;      /* bytes left in the body or the current chunk */
+    uint32_t saved_;         /* incomplete head: where its current line starts */
+    uint32_t mark_;          /* incomplete head: where the current token starts */
+    uint32_t hflags_;        /* SQ_HTTP_F_* of the message being parsed */
+    uint32_t nhdr_;          /* header fields seen so far */
+    uint16_t status_;        /* responses: the status code */
+    uint8_t vmajor_;         /* HTTP version of the message being parsed */
+    uint8_t vminor_;
+    uint8_t method_;         /* requests: sq_http_method of the message being parsed */
+    uint64_t remaining;      /* Content-Length, bytes left in the body or the current chunk */
     uint64_t body_seen;      /* decoded body bytes so far */
-    uint32_t line_len;       /* length of the current chunk-size or trailer line */
+    uint32_t line_len;       /* length of the current chunk-size line or trailer section */
 } sq_http_parser;
 
 /* Initialises a parser for requests or responses with the default limits
- * and SQ_HTTP_OPT_REQUIRE_HOST for requests. */
+ * and SQ_HTTP_OPT_REQUIRE_HOST for requests. Re-initialising is also how a
+ * parser is reset after an error or an upgrade. */
 SQ_EXTERN void sq_http_parser_init(sq_http_parser *p, sq_http_kind kind);
 
-/* Parses the head of the next message from buf[0, len).
+/* Parses the head of the next message from buf[0, len). Empty lines (CRLF)
+ * before the start line are skipped and counted in the returned length.
  * Returns:
  *   > 0            the head's length in bytes; *head is filled; the body (if
  *                  any, per head->body) begins at buf + return value. The
  *                  parser is now ready for sq_http_parse_body().
  *   SQ_INCOMPLETE  buf holds a valid prefix of a head; call again with the
- *                  same bytes followed by more (the buffer may have moved).
- *   SQ_ELIMIT       a limit was exceeded (p->error says which).
- *   SQ_EPROTO       the bytes are not a valid head (p->error says why).
- * After an error the parser must be re-initialised before reuse. */
+ *                  same bytes followed by more (the buffer may have moved,
+ *                  and head may be another struct). Only *head's in-fields
+ *                  are read then; nothing in it is meaningful.
+ *   SQ_ELIMIT      a limit was exceeded (p->error says which).
+ *   SQ_EPROTO      the bytes are not a valid head (p->error says why).
+ *   SQ_ESTATE      misuse: the previous message's body is not done yet.
+ * After an error the parser must be re-initialised before reuse.
+ *
+ * What a head means, beyond RFC 9112's grammar:
+ *   - Content-Length: digits only. A second Content-Length field is an error
+ *     (SQ_HTTP_E_CL_CONFLICT) even when it repeats the same value, and the
+ *     list form "5, 5" is an error too: RFC 9110 section 8.6 lets a recipient
+ *     reject both, and doing so leaves no room for request smuggling. A value
+ *     over max_body is SQ_ELIMIT / SQ_HTTP_E_BODY_TOO_LARGE (413) at once.
+ *     Content-Length: 0 gives SQ_HTTP_BODY_NONE (with SQ_HTTP_F_HAS_CL).
+ *   - Transfer-Encoding with Content-Length is an error in both directions.
+ *     In a request, a Transfer-Encoding whose final coding is not chunked (or
+ *     that applies chunked twice) is an error (400); in a response it means
+ *     the body runs until the connection closes (RFC 9112 section 6.3). An
+ *     HTTP/1.0 message with Transfer-Encoding is decoded as its header says
+ *     but is never keep-alive (RFC 9112 section 6.1).
+ *   - CONNECT: the request has no body whatever its headers say, and
+ *     SQ_HTTP_F_UPGRADE is set: the bytes after the head are the tunnel's.
+ *     A request with "Connection: upgrade" and an Upgrade field, and a 101
+ *     response, also set SQ_HTTP_F_UPGRADE; the body (requests: per their
+ *     headers; 101: none) comes first, then parsing stops and
+ *     sq_http_parse_head() answers SQ_EPROTO / SQ_HTTP_E_CLOSED: the caller
+ *     owns the bytes that follow.
+ *   - Versions: requests accept HTTP/1.0 to HTTP/1.9 (a minor version above 1
+ *     is treated as 1.1, RFC 9110 section 2.5; version_minor reports what was
+ *     sent); any other major version is SQ_HTTP_E_VERSION_UNSUPPORTED (505),
+ *     a request line without a version is SQ_HTTP_E_HTTP09, and the HTTP/2
+ *     preface "PRI * HTTP/2.0" is SQ_HTTP_E_HTTP2_PREFACE. Responses accept
+ *     HTTP/1.x and, treated as HTTP/1.0, the old "HTTP/0.9" status line.
+ *   - Keep-alive (RFC 9112 section 9.3): HTTP/1.1 unless "Connection: close";
+ *     HTTP/1.0 only with "Connection: keep-alive" and no "close"; never for a
+ *     body read until EOF. After a message that is not keep-alive, anything
+ *     but empty lines is SQ_HTTP_E_CLOSED.
+ *   - Responses: 1xx, 204 and 304 have no body, nor has any response while
+ *     SQ_HTTP_OPT_HEAD_RESPONSE is set; status codes must be 100 to 599 and
+ *     the reason phrase may be empty or missing.
+ *   - Expect: 100-continue sets SQ_HTTP_F_EXPECT_CONTINUE in HTTP/1.1
+ *     requests only (RFC 9110 section 10.1.1 says to ignore it in 1.0).
+ *   - With SQ_HTTP_OPT_REQUIRE_HOST, an HTTP/1.1 request needs exactly one
+ *     Host field whose value holds only URI host and port characters
+ *     (SQ_HTTP_E_HOST_MISSING, SQ_HTTP_E_HOST_REPEATED, SQ_HTTP_E_HOST_INVALID);
+ *     two Host fields are an error in HTTP/1.0 too. */
 SQ_EXTERN int sq_http_parse_head(sq_http_parser *p, const char *buf, size_t len, sq_http_head *head);
 
 /* Kinds of span that sq_http_parse_body() reports. */
@@ -233,21 +290,32 @@ typedef struct sq_http_span {
  * none); call again with the rest of the input while the return value is
  * less than len and the body is not done. When the message ends,
  * sq_http_body_done() becomes true and the bytes after it belong to the next
- * message: call sq_http_parse_head() on them. */
+ * message: call sq_http_parse_head() on them. Called when the body is done
+ * it consumes nothing and returns 0.
+ *
+ * Chunked bodies: chunk-size is hex digits (no "0x") worth less than 2^63,
+ * optionally followed by extensions ";name" or ";name=token" or
+ * ";name=\"quoted string\"" with optional whitespace around ";" and "=";
+ * the chunk-size line may not exceed max_line bytes. Extensions are
+ * validated and skipped. Decoded bytes beyond max_body are SQ_ELIMIT /
+ * SQ_HTTP_E_BODY_TOO_LARGE, detected at the chunk-size line. */
 SQ_EXTERN int64_t sq_http_parse_body(sq_http_parser *p, const char *buf, size_t len, sq_http_span *span);
 
-/* True once the current message's body (if any) has been read whole. For
- * SQ_HTTP_BODY_EOF it becomes true only through sq_http_parse_eof(). */
+/* True once the current message's body (if any) has been read whole, and
+ * between messages. For SQ_HTTP_BODY_EOF it becomes true only through
+ * sq_http_parse_eof(). */
 SQ_EXTERN bool sq_http_body_done(const sq_http_parser *p);
 
 /* Tells the parser the connection closed. Returns 0 when that ends the
- * current message cleanly (a body read until EOF, or between messages) and
- * SQ_EPROTO when a message was cut short. */
+ * current message cleanly (a body read until EOF, or between messages, where
+ * stray empty lines do not count) and SQ_EPROTO when a message was cut
+ * short. */
 SQ_EXTERN int sq_http_parse_eof(sq_http_parser *p);
 
 /* Parses a complete trailer section (the concatenated SQ_HTTP_SPAN_TRAILER
- * bytes, without the final empty line) into headers[0, max). Returns the
- * number of fields, or SQ_EPROTO / SQ_ELIMIT. */
+ * bytes, without the final empty line) into headers[0, max). Values are
+ * trimmed as in a head; pointers point into buf. Returns the number of
+ * fields, or SQ_EPROTO / SQ_ELIMIT (more than max fields). */
 SQ_EXTERN int sq_http_parse_trailers(const char *buf, size_t len, sq_http_header *headers, size_t max);
 
 /* The status a server should answer after a failed parse (see
