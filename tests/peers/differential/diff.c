@@ -7,7 +7,8 @@
  *   {"s":"end|incomplete|error|upgrade","e":"<sq_http_error name>",
  *    "m":[{"method":..,"url":..,"v":[1,1],"h":[[name,value],..],
  *          "b":"<body hex>","t":[[name,value],..],"ka":true,"up":false},..],
- *    "hs":"<state under default options>","he":"<error>","hn":<messages>}
+ *    "hs":"<state under default options>","he":"<error>","hn":<messages>,
+ *    "split":{<the same record, present only when it differs>}}
  *
  * Strings are bytes, written as JSON \u00XX escapes outside printable ASCII so
  * that JSON.parse() yields the same latin1 strings that node's parser
@@ -15,7 +16,9 @@
  * parser leaves that rule to its server) and caps the head at 16 KiB as node
  * does (node counts fewer bytes of a head than squall, so squall always hits
  * the limit first); the "hs"/"he"/"hn" run uses the default options
- * (REQUIRE_HOST on) with the same cap, for the Host-rule accounting.
+ * (REQUIRE_HOST on) with the same cap, for the Host-rule accounting. A third
+ * run feeds the same input one byte at a time; "split" appears only when that
+ * changes anything (the parser promises byte-exact results across splits).
  *
  * Usage: diff_driver CASES [OUT]   (OUT defaults to stdout)
  */
@@ -140,8 +143,10 @@ typedef struct {
 } outcome;
 
 /* Parses buf[0, len) as a request stream. When out is not NULL, appends the
- * "m" array of messages to it. */
-static outcome parse_all(const char *buf, size_t len, bool require_host, sbuf *out)
+ * "m" array of messages to it. With split, the parser sees the input the
+ * hard way instead: each head grows one byte per call, and the body comes
+ * one byte per call (more only when the parser consumes nothing). */
+static outcome parse_all(const char *buf, size_t len, bool require_host, bool split, sbuf *out)
 {
     static sq_http_header hdrs[MAX_HEADERS];
     static sq_http_header trl[MAX_HEADERS];
@@ -171,7 +176,19 @@ static outcome parse_all(const char *buf, size_t len, bool require_host, sbuf *o
         memset(&head, 0, sizeof head);
         head.headers = hdrs;
         head.max_headers = MAX_HEADERS;
-        int n = sq_http_parse_head(&p, buf + pos, len - pos, &head);
+        int n;
+        if (!split) {
+            n = sq_http_parse_head(&p, buf + pos, len - pos, &head);
+        } else {
+            for (size_t k = 1;; k++) {
+                n = sq_http_parse_head(&p, buf + pos, k, &head);
+                if (n != SQ_INCOMPLETE || k == len - pos)
+                    break;
+                memset(&head, 0, sizeof head);
+                head.headers = hdrs;
+                head.max_headers = MAX_HEADERS;
+            }
+        }
         if (n == SQ_INCOMPLETE) {
             /* The input ends inside a head, or in stray empty lines between
              * messages, which sq_http_parse_eof() lets end cleanly. */
@@ -191,11 +208,13 @@ static outcome parse_all(const char *buf, size_t len, bool require_host, sbuf *o
         body.len = 0;
         size_t tlen = 0;
         int body_err = 0, stuck = 0;
+        size_t win = 1;
         while (!sq_http_body_done(&p)) {
             if (pos == len)
                 break;
             sq_http_span span = {0};
-            int64_t c = sq_http_parse_body(&p, buf + pos, len - pos, &span);
+            size_t avail = split && win < len - pos ? win : len - pos;
+            int64_t c = sq_http_parse_body(&p, buf + pos, avail, &span);
             if (c < 0) {
                 body_err = 1;
                 break;
@@ -208,7 +227,9 @@ static outcome parse_all(const char *buf, size_t len, bool require_host, sbuf *o
                     tlen += span.len;
                 }
             }
-            if (c == 0 && span.kind == SQ_HTTP_SPAN_NONE) {
+            if (c == 0 && span.kind == SQ_HTTP_SPAN_NONE && avail < len - pos) {
+                win++; /* split: the parser wants more bytes at once */
+            } else if (c == 0 && span.kind == SQ_HTTP_SPAN_NONE) {
                 if (++stuck > 4) {
                     o.state = "stuck";
                     o.err = "parse_body made no progress";
@@ -217,6 +238,7 @@ static outcome parse_all(const char *buf, size_t len, bool require_host, sbuf *o
                 }
             } else {
                 stuck = 0;
+                win = 1;
             }
             pos += (size_t)c;
         }
@@ -319,7 +341,7 @@ int main(int argc, char **argv)
     }
     uint32_t count = rd32(data);
     off = 4;
-    sbuf line = {0};
+    sbuf line = {0}, splitrec = {0};
     for (uint32_t i = 0; i < count; i++) {
         if (off + 4 > size) {
             fprintf(stderr, "diff_driver: truncated case file at case %u\n", i);
@@ -339,12 +361,26 @@ int main(int argc, char **argv)
 
         line.len = 0;
         sb_puts(&line, "{");
-        outcome o = parse_all(c, n, false, &line);
+        outcome o = parse_all(c, n, false, false, &line);
         sb_puts(&line, ",\"s\":");
         sb_jstr(&line, o.state, strlen(o.state));
         sb_puts(&line, ",\"e\":");
         sb_jstr(&line, o.err, strlen(o.err));
-        outcome h = parse_all(c, n, true, NULL);
+        /* The same input split as finely as possible must give the same
+         * record. */
+        splitrec.len = 0;
+        sb_puts(&splitrec, "{");
+        outcome so = parse_all(c, n, false, true, &splitrec);
+        sb_puts(&splitrec, ",\"s\":");
+        sb_jstr(&splitrec, so.state, strlen(so.state));
+        sb_puts(&splitrec, ",\"e\":");
+        sb_jstr(&splitrec, so.err, strlen(so.err));
+        if (splitrec.len != line.len || memcmp(splitrec.p, line.p, line.len) != 0) {
+            sb_puts(&line, ",\"split\":");
+            sb_put(&line, splitrec.p, splitrec.len);
+            sb_puts(&line, "}");
+        }
+        outcome h = parse_all(c, n, true, false, NULL);
         sb_puts(&line, ",\"hs\":");
         sb_jstr(&line, h.state, strlen(h.state));
         sb_puts(&line, ",\"he\":");
@@ -354,6 +390,7 @@ int main(int argc, char **argv)
         free(c);
     }
     free(line.p);
+    free(splitrec.p);
     free(data);
     if (fclose(out) != 0) {
         fprintf(stderr, "diff_driver: write failed\n");

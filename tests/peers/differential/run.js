@@ -12,6 +12,9 @@
 // squall is more lenient than node, if any), prints "N passed, N failed" and
 // exits 1 when anything failed.
 //
+// The driver also parses every input fed one byte at a time and reports when
+// that changes anything (a failure: the parser promises split-independence).
+//
 // Outcome classes of one case:
 //   agree    both accept (same messages, same end state), both see an
 //            incomplete message, or both reject
@@ -308,7 +311,9 @@ function minimise(items) {
       let found = false;
       for (const ci of a.cands) {
         const N = nodeParse(cands[ci].data);
-        const r = a.host ? hostCompare(N, sq[ci]) : compare(N, sq[ci]);
+        let r = a.host ? hostCompare(N, sq[ci]) : compare(N, sq[ci]);
+        if (!a.host && sq[ci].split && r.cat !== 'lenient' && r.cat !== 'mismatch')
+          r = { cat: 'mismatch', cls: 'squall alone: byte-at-a-time feeding differs from whole feeding' };
         if (r && r.cat === a.cat && r.cls === a.cls.replace(/ \(once completed\)$/, '')) {
           a.cur = cands[ci].data;
           found = true;
@@ -329,7 +334,12 @@ const results = [];
 for (let i = 0; i < cases.length; i++) {
   const N = nodeParse(cases[i].data);
   const S = squall[i];
-  results.push({ i, c: cases[i], N, S, r: compare(N, S), h: hostCompare(N, S) });
+  let r = compare(N, S);
+  // Self-check: the driver also feeds every input one byte at a time; the
+  // parser promises the same result for any split.
+  if (S.split && r.cat !== 'lenient' && r.cat !== 'mismatch')
+    r = { cat: 'mismatch', cls: 'squall alone: byte-at-a-time feeding differs from whole feeding', at: 0 };
+  results.push({ i, c: cases[i], N, S, r, h: hostCompare(N, S) });
 }
 
 // node rejects at once a prefix that squall still reads as incomplete. That
@@ -493,6 +503,7 @@ const listGroup = (title, m, withMin) => {
       L.push(`#${r.i} [${r.c.label.slice(0, 120)}] node: ${outcomeStr(r.N)}${r.N.reason ? ` (${r.N.reason})` : ''}; squall: ${outcomeStr(r.S)}${r.h && r.h.cat !== 'agree' ? `; default options: ${r.S.hs} ${r.S.he} after ${r.S.hn}` : ''}`);
       L.push(`    ${esc(r.input)}`);
       if (withMin && r.min) L.push(`    minimal: ${esc(r.min)} -> node: ${outcomeStr(r.minN)}`);
+      if (r.S.split) L.push(`    squall fed byte by byte: ${JSON.stringify(r.S.split)}`);
       if (r.r.cat === 'mismatch' && r.r.at !== undefined) {
         L.push(`    node   message ${r.r.at}: ${JSON.stringify(r.N.m[r.r.at] || null)}`);
         L.push(`    squall message ${r.r.at}: ${JSON.stringify(r.S.m[r.r.at] || null)}`);
