@@ -254,6 +254,32 @@ function hostCompare(N, S) {
   return { cat: 'lenient', cls: `Host rule: node's server rejects message ${nodeIdx} (HTTP/1.1 without Host), squall ${squallIdx < 0 ? 'accepts' : `rejects only message ${squallIdx}`}` };
 }
 
+// Short explanations of the stricter classes seen so far (by class prefix).
+const WHY = [
+  ['BODY_TOO_LARGE', 'Content-Length over max_body (100 MiB) refused at the head (413); node waits for the body'],
+  ['VERSION_UNSUPPORTED', 'HTTP/0.x, 2.x or above in a request line (505); llhttp takes any digit.digit'],
+  ['HTTP09', 'request line without a version (HTTP/0.9), which llhttp takes as version 0.9'],
+  ['VERSION', 'a protocol other than HTTP (llhttp also takes RTSP/ and ICE/ request lines)'],
+  ['METHOD', 'RTSP methods, which llhttp takes with an RTSP version'],
+  ['TRANSFER_ENCODING', 'an empty Transfer-Encoding value, which llhttp ignores'],
+  ['TARGET_TOO_LONG', 'request line over max_line (8 KiB, 414); node allows 16 KiB for the whole head'],
+  ['LF_EXPECTED', 'bare CR or LF before a request line, which llhttp skips'],
+  ['TARGET', 'more than one SP between request-line parts, or an empty CONNECT target'],
+  ['CHUNK_SIZE', 'chunk size of 2^63 or more (llhttp takes up to 2^64-1)'],
+  ['CHUNK_EXTENSION', 'chunk extension with an empty name or an empty value'],
+  ['HTTP2_PREFACE', 'the start of the HTTP/2 preface, on which llhttp still waits'],
+  ['keep-alive off', 'HTTP/1.0 with Transfer-Encoding (RFC 9112 section 6.1) or with "Connection: keep-alive, close": squall closes after the message, so what follows is CLOSED'],
+  ['late rejection', 'node rejects at the first bad byte; squall waits for the end of the line or head and rejects then; no tried completion of the input is accepted'],
+  ['EOF inside a message', 'input ends inside the body of an upgrade request: llhttp\'s finish() lets it end, sq_http_parse_eof() fails'],
+  ['Host rule: HOST_INVALID', 'Host value with characters outside URI host and port (node\'s server does not look)'],
+  ['Host rule: HOST_REPEATED', 'two Host fields (node\'s server keeps the first)'],
+  ['Host rule: HOST_MISSING', 'HTTP/1.1 without Host where node\'s parser had already failed on an earlier message'],
+];
+function why(cls) {
+  const w = WHY.find(([p]) => cls.startsWith(p) && (p !== 'VERSION' || cls === 'VERSION') && (p !== 'TARGET' || cls === 'TARGET'));
+  return w ? w[1] : '';
+}
+
 // ------------------------------------------------------------------ escaping
 function esc(buf, max = 600) {
   let out = '';
@@ -458,16 +484,16 @@ summary.push(`Agreeing cases with at least one message compared field by field: 
 summary.push('');
 summary.push(`**${passedNet} passed, ${failedNet} failed** (passed = agreed or squall stricter). Runtime ${seconds} s.`);
 summary.push('');
-summary.push('### Classes of "squall stricter" (squall\'s error; node\'s outcome on those inputs)');
+summary.push('### Classes of "squall stricter" (allowed)');
 summary.push('');
-summary.push('| squall error | cases | node said |');
-summary.push('|---|---:|---|');
+summary.push('| class (squall\'s error) | cases | node\'s end state | what it is |');
+summary.push('|---|---:|---|---|');
 for (const [cls, list] of sortedGroups(groups.stricter)) {
   const ns = {};
-  for (const r of list) { const k = r.N.s === 'error' ? 'error' : r.N.s; ns[k] = (ns[k] || 0) + 1; }
-  summary.push(`| ${cls} | ${list.length} | ${Object.entries(ns).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
+  for (const r of list) ns[r.N.s] = (ns[r.N.s] || 0) + 1;
+  summary.push(`| ${cls} | ${list.length} | ${Object.entries(ns).map(([k, v]) => `${k} ${v}`).join(', ')} | ${why(cls)} |`);
 }
-for (const [cls, list] of sortedGroups(host.stricter)) summary.push(`| ${cls} | ${list.length} | accepted (server rule) |`);
+for (const [cls, list] of sortedGroups(host.stricter)) summary.push(`| ${cls} | ${list.length} | accepted by node's server | ${why(cls)} |`);
 if (counts.lenient || counts.mismatch || hostFail) {
   summary.push('');
   summary.push('### Failures (minimal inputs)');
