@@ -1,0 +1,18 @@
+/* libFuzzer target: the HTTP/1.1 parser reading responses (client side).
+ *
+ * Input: 4 bytes of settings (options, small limits, split point), then a
+ * byte stream of pipelined responses. The stream is parsed whole, split in
+ * two at the chosen offset, and byte by byte; the three transcripts must be
+ * identical and every invariant in fuzz_http.h must hold. */
+#include "fuzz_http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 4) return 0;
+    fz_cfg c;
+    fz_config(&c, SQ_HTTP_RESPONSE, data);
+    size_t len = size - 4;
+    fz_compare(&c, data + 4, len, (size_t)data[3] * (len + 1) / 256);
+    return 0;
+}
