@@ -115,11 +115,12 @@ SQ_EXTERN uint64_t sq_loop_time(const sq_loop *loop);
 /* Callbacks and timers                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* Schedules fn(arg) on the next iteration of the loop (Tornado's
- * add_callback). Callbacks run in the order they were scheduled; one
- * scheduled from inside such a callback waits for the following iteration,
- * so a callback that reschedules itself never starves I/O. Never runs fn
- * synchronously. Allocation-free once the queue has grown to its working
+/* Schedules fn(arg) to run soon on the loop (Tornado's add_callback): in
+ * the callback phase of the current iteration if it has not been reached
+ * yet (when called from a timer), otherwise of the next one. Callbacks run
+ * in the order they were scheduled; one scheduled from inside such a
+ * callback waits for the following iteration, so a callback that
+ * reschedules itself never starves I/O. Never runs fn synchronously. Allocation-free once the queue has grown to its working
  * size. Loop thread only: from another thread use sq_loop_call_threadsafe().
  * Returns 0, SQ_EINVAL (fn is NULL), SQ_ENOMEM (the queue could not grow),
  * SQ_ECLOSED (the loop is closing). */
