@@ -1082,15 +1082,19 @@ int64_t sq_http_parse_body(sq_http_parser *p, const char *buf, size_t len, sq_ht
         return (int64_t)n;
     }
     case S_BODY_CHUNKED: return chunked(p, buf, len, span);
-    case S_BODY_EOF:
-        if (len > p->max_body - p->body_seen) return limit(p, SQ_HTTP_E_BODY_TOO_LARGE);
-        if (len) {
+    case S_BODY_EOF: {
+        /* Up to max_body bytes are delivered, whatever the pieces they come
+         * in; a byte beyond them is the error. */
+        uint64_t room = p->max_body - p->body_seen, n = len < room ? len : room;
+        if (len && !room) return limit(p, SQ_HTTP_E_BODY_TOO_LARGE);
+        if (n) {
             span->kind = SQ_HTTP_SPAN_DATA;
             span->data = buf;
-            span->len = len;
+            span->len = (size_t)n;
         }
-        p->body_seen += len;
-        return (int64_t)len;
+        p->body_seen += n;
+        return (int64_t)n;
+    }
     case S_IDLE:
     case S_CLOSED:
     case S_UPGRADED: return 0;
