@@ -64,6 +64,14 @@ static const uint8_t ctab[256] = {
 
 #define CT(c) ctab[(uint8_t)(c)]
 
+/* The line functions are inlined into the fast path, where the head is
+ * filled (fill is constant there), and into the incremental scanner. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Names, errors.                                                           */
 
@@ -237,18 +245,52 @@ static inline uint64_t load8(const char *b) {
     return x;
 }
 
+static inline uint32_t load4(const char *b) {
+    uint32_t x;
+    memcpy(&x, b, 4);
+    return x;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SQ_LE 1
+/* The index of the first byte flagged in a mask built by the word tricks
+ * below: each of them flags the first matching byte exactly (a borrow can
+ * only spill into the bytes after it). */
+#define FIRST_BYTE(m) ((size_t)__builtin_ctzll(m) >> 3)
+#else
+#define SQ_LE 0
+#endif
+
 static inline size_t scan_token(const char *b, size_t i, size_t lim) {
+    while (lim - i >= 4) {
+        if (!(CT(b[i]) & T_TOKEN)) return i;
+        if (!(CT(b[i + 1]) & T_TOKEN)) return i + 1;
+        if (!(CT(b[i + 2]) & T_TOKEN)) return i + 2;
+        if (!(CT(b[i + 3]) & T_TOKEN)) return i + 3;
+        i += 4;
+    }
     while (i < lim && (CT(b[i]) & T_TOKEN)) i++;
     return i;
 }
 
-/* Skips field-value bytes. Eight at a time while none of them is a control
- * byte or DEL (a tab stops the word loop; the byte loop accepts it). */
+/* Skips field-value bytes. Eight at a time: a word with no control byte and
+ * no DEL is skipped whole, otherwise the first such byte is found at once
+ * (a tab among them is valid and skipped). */
 static inline size_t scan_value(const char *b, size_t i, size_t lim) {
     while (lim - i >= 8) {
         uint64_t x = load8(b + i), y = x ^ (ONES * 0x7f);
-        if (((x - ONES * 0x20) & ~x & HIGHS) | ((y - ONES) & ~y & HIGHS)) break;
-        i += 8;
+        uint64_t m = ((x - ONES * 0x20) & ~x & HIGHS) | ((y - ONES) & ~y & HIGHS);
+        if (!m) {
+            i += 8;
+            continue;
+        }
+#if SQ_LE
+        i += FIRST_BYTE(m);
+        if (b[i] != '\t') return i;
+        i++;
+#else
+        break;
+#endif
     }
     while (i < lim && (CT(b[i]) & T_VALUE)) i++;
     return i;
@@ -258,20 +300,34 @@ static inline size_t scan_value(const char *b, size_t i, size_t lim) {
 static inline size_t scan_target(const char *b, size_t i, size_t lim) {
     while (lim - i >= 8) {
         uint64_t x = load8(b + i), y = x ^ (ONES * 0x7f);
-        if (((x - ONES * 0x21) & ~x & HIGHS) | ((y - ONES) & ~y & HIGHS) | (x & HIGHS)) break;
-        i += 8;
+        uint64_t m = ((x - ONES * 0x21) & ~x & HIGHS) | ((y - ONES) & ~y & HIGHS) | (x & HIGHS);
+        if (!m) {
+            i += 8;
+            continue;
+        }
+#if SQ_LE
+        return i + FIRST_BYTE(m);
+#else
+        break;
+#endif
     }
     while (i < lim && (CT(b[i]) & T_TARGET)) i++;
     return i;
 }
 
-/* Compares validated field bytes with a lower-case literal made of letters,
- * digits and '-': among tchar and field-vchar bytes, OR-ing 0x20 maps
- * exactly the upper-case letters to their lower case. */
+/* Compares n >= 4 validated field bytes with a lower-case literal made of
+ * letters, digits and '-', a word at a time: among tchar and field-vchar
+ * bytes, OR-ing 0x20 maps exactly the upper-case letters to their lower
+ * case and leaves the literal's bytes as they are. */
 static inline bool lower_eq(const char *s, const char *lit, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (((uint8_t)s[i] | 0x20) != (uint8_t)lit[i]) return false;
-    return true;
+    if (n < 8) {
+        return ((load4(s) | 0x20202020u) == load4(lit)) &&
+               ((load4(s + n - 4) | 0x20202020u) == load4(lit + n - 4));
+    }
+    size_t i = 0;
+    for (; i + 8 < n; i += 8)
+        if ((load8(s + i) | ONES * 0x20) != load8(lit + i)) return false;
+    return (load8(s + n - 8) | ONES * 0x20) == load8(lit + n - 8);
 }
 
 static int method_lookup(const char *m, size_t n) {
@@ -322,13 +378,20 @@ static sq_http_error st_version_byte(const char *v, size_t k) {
 
 /* Parses the request line at b[*pos, lim); on success *pos moves past its
  * CRLF. SQ_INCOMPLETE when lim comes first. */
-static int request_line(sq_http_parser *p, const char *b, size_t *pos, size_t lim,
-                        sq_http_head *h, bool fill) {
-    size_t s = *pos, i = scan_token(b, s, lim);
-    if (i >= lim) return SQ_INCOMPLETE;
-    if (b[i] != ' ' || i == s) return fail(p, SQ_HTTP_E_REQUEST_LINE);
-    int m = method_lookup(b + s, i - s);
-    if (m < 0) return fail(p, SQ_HTTP_E_METHOD);
+static inline ALWAYS_INLINE int request_line(sq_http_parser *p, const char *b, size_t *pos,
+                                             size_t lim, sq_http_head *h, bool fill) {
+    size_t s = *pos, i;
+    int m;
+    if (lim - s >= 4 && memcmp(b + s, "GET ", 4) == 0) {
+        i = s + 3;
+        m = SQ_HTTP_GET;
+    } else {
+        i = scan_token(b, s, lim);
+        if (i >= lim) return SQ_INCOMPLETE;
+        if (b[i] != ' ' || i == s) return fail(p, SQ_HTTP_E_REQUEST_LINE);
+        m = method_lookup(b + s, i - s);
+        if (m < 0) return fail(p, SQ_HTTP_E_METHOD);
+    }
     size_t t = ++i;
     i = scan_target(b, i, lim);
     if (i >= lim) return SQ_INCOMPLETE;
@@ -480,7 +543,8 @@ static int on_transfer_encoding(sq_http_parser *p, const char *v, size_t vl) {
     return 0;
 }
 
-static int on_host(sq_http_parser *p, sq_http_head *h, bool fill, const char *v, size_t vl) {
+static inline ALWAYS_INLINE int on_host(sq_http_parser *p, sq_http_head *h, bool fill, const char *v,
+                                        size_t vl) {
     if (p->flags_ & P_HOST_SEEN) {
         if (p->options & SQ_HTTP_OPT_REQUIRE_HOST) return fail(p, SQ_HTTP_E_HOST_REPEATED);
         p->flags_ |= P_HOST_MULTI;
@@ -488,8 +552,11 @@ static int on_host(sq_http_parser *p, sq_http_head *h, bool fill, const char *v,
     }
     p->flags_ |= P_HOST_SEEN;
     if (p->options & SQ_HTTP_OPT_REQUIRE_HOST) {
-        for (size_t i = 0; i < vl; i++)
-            if (!(CT(v[i]) & T_HOST)) return fail(p, SQ_HTTP_E_HOST_INVALID);
+        unsigned all = T_HOST;
+        size_t i = 0;
+        for (; i + 4 <= vl; i += 4) all &= CT(v[i]) & CT(v[i + 1]) & CT(v[i + 2]) & CT(v[i + 3]);
+        for (; i < vl; i++) all &= CT(v[i]);
+        if (!all) return fail(p, SQ_HTTP_E_HOST_INVALID);
     }
     if (fill) {
         h->host = v;
@@ -500,8 +567,8 @@ static int on_host(sq_http_parser *p, sq_http_head *h, bool fill, const char *v,
 
 /* One field of a head: store it, and note the fields that frame the message.
  * The well-known names are found by length, then compared. */
-static int on_header(sq_http_parser *p, sq_http_head *h, bool fill, const char *n, size_t nl,
-                     const char *v, size_t vl) {
+static inline ALWAYS_INLINE int on_header(sq_http_parser *p, sq_http_head *h, bool fill,
+                                          const char *n, size_t nl, const char *v, size_t vl) {
     if (p->nhdr_ >= h->max_headers) return limit(p, SQ_HTTP_E_TOO_MANY_HEADERS);
     if (fill) {
         sq_http_header *x = &h->headers[p->nhdr_];
@@ -537,8 +604,8 @@ static int on_header(sq_http_parser *p, sq_http_head *h, bool fill, const char *
 }
 
 /* Parses one field line at b[*pos, lim) (its first byte is not CR). */
-static int header_line(sq_http_parser *p, const char *b, size_t *pos, size_t lim,
-                       sq_http_head *h, bool fill) {
+static inline ALWAYS_INLINE int header_line(sq_http_parser *p, const char *b, size_t *pos,
+                                            size_t lim, sq_http_head *h, bool fill) {
     size_t s = *pos;
     uint8_t c = (uint8_t)b[s];
     if (!(CT(c) & T_TOKEN)) {
@@ -551,15 +618,16 @@ static int header_line(sq_http_parser *p, const char *b, size_t *pos, size_t lim
     if (b[i] != ':')
         return fail(p, (CT(b[i]) & T_WS) ? SQ_HTTP_E_SPACE_BEFORE_COLON : SQ_HTTP_E_HEADER_NAME);
     size_t ne = i++;
+    while (i < lim && (CT(b[i]) & T_WS)) i++; /* OWS, not part of the value */
+    size_t vs = i;
     i = scan_value(b, i, lim);
     if (i >= lim) return SQ_INCOMPLETE;
     if (b[i] != '\r') return fail(p, b[i] == '\n' ? SQ_HTTP_E_LF_EXPECTED : SQ_HTTP_E_HEADER_VALUE);
     if (i + 1 >= lim) return SQ_INCOMPLETE;
     if (b[i + 1] != '\n') return fail(p, SQ_HTTP_E_LF_EXPECTED);
     *pos = i + 2;
-    size_t vs = ne + 1, ve = i;
-    while (vs < ve && (b[vs] == ' ' || b[vs] == '\t')) vs++;
-    while (ve > vs && (b[ve - 1] == ' ' || b[ve - 1] == '\t')) ve--;
+    size_t ve = i;
+    while (ve > vs && (CT(b[ve - 1]) & T_WS)) ve--;
     return on_header(p, h, fill, b + s, ne - s, b + vs, ve - vs);
 }
 
@@ -571,6 +639,25 @@ static int finish_head(sq_http_parser *p, sq_http_head *h, size_t n) {
     uint32_t f = p->hflags_;
     uint8_t pf = p->flags_;
     bool v11 = p->vmajor_ == 1 && p->vminor_ >= 1;
+
+    /* The common case, decided in a few steps: an HTTP/1.1 request with one
+     * Host and no field that touches framing or the connection. */
+    if (f == 0 && pf == P_HOST_SEEN && v11 && p->kind == SQ_HTTP_REQUEST &&
+        p->method_ != SQ_HTTP_CONNECT) {
+        h->num_headers = p->nhdr_;
+        h->version_major = 1;
+        h->version_minor = p->vminor_;
+        h->status = 0;
+        h->flags = SQ_HTTP_F_KEEP_ALIVE | SQ_HTTP_F_HAS_HOST;
+        h->body = SQ_HTTP_BODY_NONE;
+        h->content_length = 0;
+        p->flags_ = P_KEEP;
+        p->scanned = 0;
+        p->body_seen = 0;
+        p->line_len = 0;
+        p->state = S_IDLE;
+        return (int)n;
+    }
     bool chunked = (pf & P_TE_LAST) && !(pf & P_TE_BAD);
     bool upgrade = false;
     sq_http_body_kind body;
@@ -647,23 +734,29 @@ static int finish_head(sq_http_parser *p, sq_http_head *h, size_t n) {
     return (int)n;
 }
 
-/* The fast path ran out of bytes at line start ls: remember where the
- * incremental scanner takes over. */
-static int head_incomplete(sq_http_parser *p, size_t ls, unsigned sub) {
+static int head_scan(sq_http_parser *p, const char *b, size_t len, sq_http_head *h);
+
+/* The fast path ran out of bytes in the line that starts at ls: the
+ * incremental scanner takes over from there (unless it called). */
+static int head_incomplete(sq_http_parser *p, const char *b, size_t len, sq_http_head *h,
+                           size_t ls, unsigned sub, bool scan) {
     p->state = S_HEAD;
     p->sub = (uint8_t)sub;
     p->saved_ = (uint32_t)ls;
     p->mark_ = (uint32_t)ls;
     p->scanned = (uint32_t)ls;
-    return SQ_INCOMPLETE;
+    return scan ? head_scan(p, b, len, h) : SQ_INCOMPLETE;
 }
 
 static size_t max_head(const sq_http_parser *p) {
     return p->max_head < (uint32_t)INT_MAX ? p->max_head : (size_t)INT_MAX;
 }
 
-/* Parses a whole head from b[0, len) in one pass. */
-static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head *h, bool closed) {
+/* Parses a whole head from b[0, len) in one pass. When it is incomplete,
+ * the incremental scanner validates the rest unless `scan` is false (the
+ * scanner itself calling). */
+static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head *h, bool closed,
+                     bool scan) {
     size_t mh = max_head(p), lim = len < mh ? len : mh, i = 0;
     int r;
 
@@ -682,7 +775,7 @@ static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head 
     for (;;) {
         if (i >= lim || (b[i] == '\r' && i + 1 >= lim)) {
             if (lim < len) return limit(p, SQ_HTTP_E_HEAD_TOO_LARGE);
-            return head_incomplete(p, i, closed ? H_LEAD_CLOSED : H_LEAD);
+            return head_incomplete(p, b, len, h, i, closed ? H_LEAD_CLOSED : H_LEAD, scan);
         }
         if (b[i] != '\r') break;
         if (b[i + 1] != '\n') return fail(p, SQ_HTTP_E_LF_EXPECTED);
@@ -697,13 +790,13 @@ static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head 
         size_t rlim = lim - ls > ml ? ls + ml : lim;
         r = request_line(p, b, &i, rlim, h, true);
         if (r == SQ_INCOMPLETE) {
-            if (rlim >= len) return head_incomplete(p, ls, RQ_METHOD);
+            if (rlim >= len) return head_incomplete(p, b, len, h, ls, RQ_METHOD, scan);
             return limit(p, rlim == mh ? SQ_HTTP_E_HEAD_TOO_LARGE : SQ_HTTP_E_TARGET_TOO_LONG);
         }
     } else {
         r = status_line(p, b, &i, lim, h, true);
         if (r == SQ_INCOMPLETE) {
-            if (lim >= len) return head_incomplete(p, ls, ST_VERSION);
+            if (lim >= len) return head_incomplete(p, b, len, h, ls, ST_VERSION, scan);
             return limit(p, SQ_HTTP_E_HEAD_TOO_LARGE);
         }
     }
@@ -725,7 +818,7 @@ static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head 
         if (r) return r;
     }
     if (lim < len) return limit(p, SQ_HTTP_E_HEAD_TOO_LARGE);
-    return head_incomplete(p, i, HD_START);
+    return head_incomplete(p, b, len, h, i, HD_START, scan);
 }
 
 /* Validates an incomplete head byte by byte from p->scanned. Completed
@@ -856,7 +949,7 @@ static int head_scan(sq_http_parser *p, const char *b, size_t len, sq_http_head 
         case HD_END_LF:
             if (c != '\n') return fail(p, SQ_HTTP_E_LF_EXPECTED);
             /* The head is complete: parse it whole to fill *h. */
-            r = head_fast(p, b, i + 1, h, false);
+            r = head_fast(p, b, i + 1, h, false, false);
             if (r == SQ_INCOMPLETE) return fail(p, SQ_HTTP_E_HEADER_NAME); /* cannot happen */
             return r;
         }
@@ -875,10 +968,9 @@ line_failed:
 }
 
 int sq_http_parse_head(sq_http_parser *p, const char *buf, size_t len, sq_http_head *head) {
-    int r;
     switch (p->state) {
-    case S_IDLE: r = head_fast(p, buf, len, head, false); break;
-    case S_CLOSED: r = head_fast(p, buf, len, head, true); break;
+    case S_IDLE:
+    case S_CLOSED: return head_fast(p, buf, len, head, p->state == S_CLOSED, true);
     case S_HEAD:
         if (len < p->scanned) return SQ_ESTATE; /* the caller dropped bytes it had to keep */
         return head_scan(p, buf, len, head);
@@ -886,8 +978,6 @@ int sq_http_parse_head(sq_http_parser *p, const char *buf, size_t len, sq_http_h
     case S_ERROR: return p->sub ? SQ_ELIMIT : SQ_EPROTO;
     default: return SQ_ESTATE;
     }
-    if (r == SQ_INCOMPLETE) r = head_scan(p, buf, len, head);
-    return r;
 }
 
 /* ------------------------------------------------------------------------ */
