@@ -291,7 +291,8 @@ typedef struct sq_http_span {
  * less than len and the body is not done. When the message ends,
  * sq_http_body_done() becomes true and the bytes after it belong to the next
  * message: call sq_http_parse_head() on them. Called when the body is done
- * it consumes nothing and returns 0.
+ * it consumes nothing and returns 0; called in the middle of a head it
+ * answers SQ_ESTATE.
  *
  * Chunked bodies: chunk-size is hex digits (no "0x") worth less than 2^63,
  * optionally followed by extensions ";name" or ";name=token" or

@@ -748,8 +748,14 @@ static int head_incomplete(sq_http_parser *p, const char *b, size_t len, sq_http
     return scan ? head_scan(p, b, len, h) : SQ_INCOMPLETE;
 }
 
+/* The limits as offsets: a head's length must fit an int (the return
+ * value), and the request line bound must not wrap a 32-bit size_t. */
 static size_t max_head(const sq_http_parser *p) {
     return p->max_head < (uint32_t)INT_MAX ? p->max_head : (size_t)INT_MAX;
+}
+
+static size_t max_line(const sq_http_parser *p) {
+    return p->max_line < (uint32_t)INT_MAX - 2 ? (size_t)p->max_line + 2 : (size_t)INT_MAX;
 }
 
 /* Parses a whole head from b[0, len) in one pass. When it is incomplete,
@@ -786,7 +792,7 @@ static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head 
 
     size_t ls = i;
     if (p->kind == SQ_HTTP_REQUEST) {
-        size_t ml = (size_t)p->max_line + 2;
+        size_t ml = max_line(p);
         size_t rlim = lim - ls > ml ? ls + ml : lim;
         r = request_line(p, b, &i, rlim, h, true);
         if (r == SQ_INCOMPLETE) {
@@ -825,7 +831,7 @@ static int head_fast(sq_http_parser *p, const char *b, size_t len, sq_http_head 
  * lines go through the fast path's line functions; the final empty line
  * hands the whole head to head_fast(). */
 static int head_scan(sq_http_parser *p, const char *b, size_t len, sq_http_head *h) {
-    size_t mh = max_head(p), ml = (size_t)p->max_line + 2;
+    size_t mh = max_head(p), ml = max_line(p);
     size_t i = p->scanned, ls = p->saved_, mk = p->mark_, pos;
     unsigned sub = p->sub;
     sq_http_error e;
@@ -1007,13 +1013,14 @@ static int64_t chunked(sq_http_parser *p, const char *b, size_t len, sq_http_spa
             break; /* one span per call */
         }
         uint8_t c = (uint8_t)b[i], t = ctab[c];
+        /* The chunk-size line (CRLF included) may take max_line + 2 bytes,
+         * the trailer section max_head. */
         if (sub <= C_SIZE_LF) {
-            if (++p->line_len > (uint64_t)p->max_line + 2) {
-                p->sub = (uint8_t)sub;
-                return limit(p, SQ_HTTP_E_CHUNK_EXTENSION);
-            }
+            if (p->line_len >= max_line(p)) return limit(p, SQ_HTTP_E_CHUNK_EXTENSION);
+            p->line_len++;
         } else if (sub >= C_TR_START) {
-            if (++p->line_len > (uint64_t)p->max_head) return limit(p, SQ_HTTP_E_HEAD_TOO_LARGE);
+            if (p->line_len >= max_head(p)) return limit(p, SQ_HTTP_E_HEAD_TOO_LARGE);
+            p->line_len++;
         }
         switch (sub) {
         case C_SIZE0:

@@ -313,6 +313,60 @@ Test(http_parser, request_targets) {
     expect_error(SQ_HTTP_E_VERSION);
 }
 
+/* The scanners look at eight bytes at a time: put the byte that stops them
+ * at every position of a word, and a tab (valid in values) too. */
+Test(http_parser, word_scanning_at_every_alignment) {
+    for (size_t k = 0; k < 24; k++) {
+        char val[40], buf[128];
+        memset(val, 'v', sizeof val);
+        val[30] = 0;
+        val[k + 1] = '\t';
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n", val);
+        go(REQ, buf);
+        expect_ok(1);
+        cr_assert_str_eq(R.m[0].value[1], val);
+
+        val[k + 1] = 0x7f;
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nX: %s\r\n\r\n", val);
+        go(REQ, buf);
+        expect_error(SQ_HTTP_E_HEADER_VALUE);
+        val[k + 1] = '\x01';
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\nX: \t%s\r\n\r\n", val);
+        go(REQ, buf);
+        expect_error(SQ_HTTP_E_HEADER_VALUE);
+
+        char tgt[40];
+        memset(tgt, 'a', sizeof tgt);
+        tgt[0] = '/';
+        tgt[30] = 0;
+        tgt[k + 1] = (char)0x80;
+        snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", tgt);
+        go(REQ, buf);
+        expect_error(SQ_HTTP_E_TARGET);
+        tgt[k + 1] = '~';
+        snprintf(buf, sizeof buf, "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", tgt);
+        go(REQ, buf);
+        expect_ok(1);
+
+        char name[40];
+        memset(name, 'n', sizeof name);
+        name[30] = 0;
+        name[k + 1] = '@';
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: a\r\n%s: v\r\n\r\n", name);
+        go(REQ, buf);
+        expect_error(SQ_HTTP_E_HEADER_NAME);
+
+        /* Host values: the Host check reads four bytes at a time. */
+        char host[40];
+        memset(host, 'h', sizeof host);
+        host[k + 1] = 0;
+        host[k] = '/';
+        snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+        go(REQ, buf);
+        expect_error(SQ_HTTP_E_HOST_INVALID);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Line endings, folding, whitespace.                                       */
 
@@ -1028,6 +1082,26 @@ Test(http_parser, incremental_head_is_linear) {
     cr_assert_eq(h.num_headers, 3);
     cr_assert_eq(h.target_len, 12);
     cr_assert_eq(p.scanned, 0);
+}
+
+Test(http_parser, incremental_response_head) {
+    sq_http_parser p;
+    sq_http_header hs[8];
+    sq_http_head h = {.headers = hs, .max_headers = 8};
+    const char *s = "\r\nHTTP/1.1 200 Fine\r\nContent-Length: 2\r\nX: y\r\n\r\nok";
+    size_t head = strlen(s) - 2;
+    sq_http_parser_init(&p, SQ_HTTP_RESPONSE);
+    sq_http_span sp;
+    cr_assert_eq(sq_http_parse_body(&p, s, 1, &sp), 0, "nothing to do between messages");
+    for (size_t n = 0; n < head; n++) {
+        cr_assert_eq(sq_http_parse_head(&p, s, n, &h), SQ_INCOMPLETE);
+        cr_assert_eq(p.scanned, n);
+        cr_assert_eq(sq_http_parse_body(&p, s, n, &sp), SQ_ESTATE, "a head is being read");
+    }
+    cr_assert_eq(sq_http_parse_head(&p, s, strlen(s), &h), (int)head);
+    cr_assert_eq(h.status, 200);
+    cr_assert_eq(h.reason_len, 4);
+    cr_assert_eq(h.body, SQ_HTTP_BODY_LENGTH);
 }
 
 Test(http_parser, garbage_is_rejected_early) {
