@@ -270,6 +270,125 @@ static inline void fz_compare(const fz_cfg *c, const uint8_t *in, size_t len, si
     free(d.p);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A reference for the grammar of a head (RFC 9112 sections 2-5), written
+ * independently of the parser and as plainly as possible: whatever head the
+ * parser accepts must be grammatical here and give the same fields. (The
+ * converse does not hold: the parser also refuses grammatical heads, for
+ * their meaning or a limit.) */
+
+typedef struct {
+    size_t len; /* of the head, 0 when not grammatical or incomplete */
+    size_t m0, m1, t0, t1, r0, r1;
+    unsigned vmaj, vmin, status, nh;
+    size_t n0[64], n1[64], v0[64], v1[64];
+} ref_head;
+
+static bool rh_tchar(uint8_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+static bool rh_vchar(uint8_t c) { return c >= 0x21 && c <= 0x7e; }
+static bool rh_fchar(uint8_t c) { return rh_vchar(c) || c >= 0x80 || c == ' ' || c == '\t'; }
+static bool rh_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+static bool rh_crlf(const uint8_t *b, size_t len, size_t *i) {
+    if (*i + 1 >= len || b[*i] != '\r' || b[*i + 1] != '\n') return false;
+    *i += 2;
+    return true;
+}
+
+static bool rh_version(const uint8_t *b, size_t len, size_t *i, ref_head *r) {
+    if (*i + 8 > len || memcmp(b + *i, "HTTP/", 5) || !rh_digit(b[*i + 5]) || b[*i + 6] != '.' ||
+        !rh_digit(b[*i + 7]))
+        return false;
+    r->vmaj = b[*i + 5] - '0';
+    r->vmin = b[*i + 7] - '0';
+    *i += 8;
+    return true;
+}
+
+static void ref_parse_head(sq_http_kind kind, const uint8_t *b, size_t len, ref_head *r) {
+    size_t i = 0;
+    memset(r, 0, sizeof *r);
+    while (i + 1 < len && b[i] == '\r' && b[i + 1] == '\n') i += 2;
+    if (kind == SQ_HTTP_REQUEST) {
+        r->m0 = i;
+        while (i < len && rh_tchar(b[i])) i++;
+        r->m1 = i;
+        if (r->m1 == r->m0 || i >= len || b[i++] != ' ') return;
+        r->t0 = i;
+        while (i < len && rh_vchar(b[i])) i++;
+        r->t1 = i;
+        if (r->t1 == r->t0 || i >= len || b[i++] != ' ') return;
+        if (!rh_version(b, len, &i, r) || !rh_crlf(b, len, &i)) return;
+    } else {
+        if (!rh_version(b, len, &i, r) || i + 4 > len || b[i] != ' ') return;
+        if (!rh_digit(b[i + 1]) || !rh_digit(b[i + 2]) || !rh_digit(b[i + 3])) return;
+        r->status = (unsigned)(b[i + 1] - '0') * 100 + (unsigned)(b[i + 2] - '0') * 10 + (b[i + 3] - '0');
+        i += 4;
+        r->r0 = r->r1 = i;
+        if (i < len && b[i] == ' ') {
+            r->r0 = ++i;
+            while (i < len && rh_fchar(b[i])) i++;
+            r->r1 = i;
+        }
+        if (!rh_crlf(b, len, &i)) return;
+    }
+    for (;;) {
+        if (rh_crlf(b, len, &i)) {
+            r->len = i;
+            return;
+        }
+        if (r->nh == 64) return;
+        size_t n0 = i;
+        while (i < len && rh_tchar(b[i])) i++;
+        if (i == n0 || i >= len || b[i] != ':') return;
+        r->n0[r->nh] = n0;
+        r->n1[r->nh] = i++;
+        while (i < len && (b[i] == ' ' || b[i] == '\t')) i++;
+        size_t v0 = i;
+        while (i < len && rh_fchar(b[i])) i++;
+        size_t v1 = i;
+        while (v1 > v0 && (b[v1 - 1] == ' ' || b[v1 - 1] == '\t')) v1--;
+        r->v0[r->nh] = v0;
+        r->v1[r->nh++] = v1;
+        if (!rh_crlf(b, len, &i)) return;
+    }
+}
+
+/* Parses the first head of in[0, len) whole; when the parser accepts it, the
+ * reference must agree on every field. */
+static inline void fz_check_first_head(const fz_cfg *c, const uint8_t *in, size_t len) {
+    sq_http_parser p;
+    sq_http_header hs[64];
+    sq_http_head h = {.headers = hs, .max_headers = c->max_headers};
+    sq_http_parser_init(&p, c->kind);
+    p.options = c->options;
+    p.max_head = c->max_head;
+    p.max_line = c->max_line;
+    p.max_body = c->max_body;
+    int n = sq_http_parse_head(&p, (const char *)in, len, &h);
+    if (n <= 0) return;
+    static ref_head r;
+    ref_parse_head(c->kind, in, len, &r);
+    const char *b = (const char *)in;
+    CHECK(r.len == (size_t)n);
+    CHECK(h.version_major == r.vmaj && h.version_minor == r.vmin);
+    CHECK(h.num_headers == r.nh);
+    if (c->kind == SQ_HTTP_REQUEST) {
+        CHECK(h.method == b + r.m0 && h.method_len == r.m1 - r.m0);
+        CHECK(h.target == b + r.t0 && h.target_len == r.t1 - r.t0);
+    } else {
+        CHECK(h.status == r.status);
+        CHECK(h.reason == b + r.r0 && h.reason_len == r.r1 - r.r0);
+    }
+    for (unsigned i = 0; i < r.nh; i++) {
+        CHECK(hs[i].name == b + r.n0[i] && hs[i].name_len == r.n1[i] - r.n0[i]);
+        CHECK(hs[i].value == b + r.v0[i] && hs[i].value_len == r.v1[i] - r.v0[i]);
+    }
+}
+
 /* The first three bytes of a fuzz input choose the settings and the split. */
 static inline void fz_config(fz_cfg *c, sq_http_kind kind, const uint8_t *d) {
     memset(c, 0, sizeof *c);
