@@ -243,7 +243,8 @@ SQ_EXTERN void sq_http_parser_init(sq_http_parser *p, sq_http_kind kind);
  *     but is never keep-alive (RFC 9112 section 6.1).
  *   - CONNECT: the request has no body whatever its headers say, and
  *     SQ_HTTP_F_UPGRADE is set: the bytes after the head are the tunnel's.
- *     A request with "Connection: upgrade" and an Upgrade field, and a 101
+ *     An HTTP/1.1 request with "Connection: upgrade" and an Upgrade field
+ *     (RFC 9110 section 7.8 ignores Upgrade in HTTP/1.0), and a 101
  *     response, also set SQ_HTTP_F_UPGRADE; the body (requests: per their
  *     headers; 101: none) comes first, then parsing stops and
  *     sq_http_parse_head() answers SQ_EPROTO / SQ_HTTP_E_CLOSED: the caller

@@ -677,8 +677,8 @@ static int finish_head(sq_http_parser *p, sq_http_head *h, size_t n) {
         if (p->method_ == SQ_HTTP_CONNECT) {
             body = SQ_HTTP_BODY_NONE; /* what follows belongs to the tunnel */
             upgrade = true;
-        } else if ((f & SQ_HTTP_F_CONN_UPGRADE) && (pf & P_UPGRADE_HDR)) {
-            upgrade = true;
+        } else if ((f & SQ_HTTP_F_CONN_UPGRADE) && (pf & P_UPGRADE_HDR) && v11) {
+            upgrade = true; /* RFC 9110 7.8: Upgrade is ignored in HTTP/1.0 */
         }
         if (!v11) f &= ~(uint32_t)SQ_HTTP_F_EXPECT_CONTINUE;
     } else {

@@ -838,6 +838,9 @@ Test(http_parser, upgrade_request) {
     cr_assert_eq(R.end, END_UPGRADE);
     cr_assert_eq(R.pos, R.m[0].end);
 
+    go(REQ, "GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+    expect_ok(1);
+    cr_assert_not(R.m[0].flags & SQ_HTTP_F_UPGRADE, "RFC 9110 7.8: ignored in HTTP/1.0");
     go(REQ, "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
     expect_ok(1);
     cr_assert_not(R.m[0].flags & SQ_HTTP_F_UPGRADE);
