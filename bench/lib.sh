@@ -1,0 +1,393 @@
+# bench/lib.sh: the functions bench/run is made of. Source it, then call
+# bench_init OUTDIR BUILD_DIR. Everything here is bounded in time, and every
+# process it starts is killed on exit (by its pid).
+#
+# Servers: server_cmd_NAME PORT sets SERVER_CMD (an array) or returns 1 with
+# SKIP_REASON set. Measurements: measure_KIND SERVER PARAMS... sets VALUE (a
+# number) and NOTE (a remark for the table, or empty), or returns 1 after saying
+# why on stderr; see bench/rows.conf. They are called in the main shell, never
+# in $(...), so that every pid they start is known to the exit trap.
+
+# ---- settings (environment overrides) ---------------------------------------
+: "${BENCH_RUNS:=3}"            # wrk runs per row; the best one is reported
+: "${BENCH_DURATION:=5}"        # seconds per wrk run
+: "${BENCH_WARMUP:=1}"          # seconds of unrecorded wrk warm-up per row
+: "${BENCH_EXTRA_RUNS:=2}"      # extra wrk runs while other processes disturb them
+: "${BENCH_NOISE_PCT:=10}"      # "disturb": other processes used this much of a CPU
+: "${BENCH_START_TIMEOUT:=20}"  # seconds for a server to answer its first request
+: "${BENCH_CG_START_TIMEOUT:=120}" # the same under callgrind
+: "${BENCH_IDLE_TIMEOUT:=90}"   # seconds for all idle connections to be set up
+: "${BENCH_SERVER_CPU:=0}"      # taskset CPU list for the servers
+: "${BENCH_CLIENT_CPU:=1}"      # taskset CPU list for wrk and the C clients
+: "${BENCH_PYTHON:=/usr/bin/python3}" # Debian's python3, which sees python3-tornado
+
+# Callgrind request counts are divided by this for servers that are slow under
+# callgrind (Tornado runs ~750k instructions per request, 60x slower there).
+declare -A CG_DIVISOR=([tornado]=20)
+
+# ---- plumbing ----------------------------------------------------------------
+declare -a BENCH_PIDS=()
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+bench_init() {
+    OUT=$1
+    BUILD_DIR=$2
+    BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    TOP=$(git -C "$BENCH_DIR" rev-parse --show-toplevel 2>/dev/null || dirname "$BENCH_DIR")
+    mkdir -p "$OUT"
+    TMP=$(mktemp -d /tmp/squall-bench.XXXXXX)
+    BIN=$TMP/bin
+    LOGS=$OUT/logs
+    mkdir -p "$BIN" "$LOGS"
+    RESULTS=$OUT/results.tsv
+    : > "$RESULTS"
+    SHARED=$(find_shared) || { log "cannot find the shared folder (set SQUALL_SHARED)"; return 1; }
+    # Both sides need room for 10,000 connections; the hard cap is 20,000.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    trap bench_cleanup EXIT
+    trap 'log "interrupted"; exit 130' INT TERM
+}
+
+find_shared() {
+    local d
+    for d in "${SQUALL_SHARED:-}" "$TOP/../shared" "$BUILD_DIR/../../shared" /work/shared; do
+        [ -n "$d" ] && [ -f "$d/bench/limit_http.c" ] && { (cd "$d" && pwd); return 0; }
+    done
+    return 1
+}
+
+bench_cleanup() {
+    local pid
+    for pid in "${BENCH_PIDS[@]}"; do
+        kill_pid "$pid"
+    done
+    [ -n "${TMP:-}" ] && rm -rf "$TMP"
+}
+
+# kill_pid PID: TERM, up to 5 s of grace, then KILL; reaps it.
+kill_pid() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+forget_pid() {
+    local keep=() p
+    for p in "${BENCH_PIDS[@]}"; do [ "$p" != "$1" ] && keep+=("$p"); done
+    BENCH_PIDS=("${keep[@]}")
+}
+
+# build_tools: the C clients and the yardstick, compiled in this run.
+build_tools() {
+    local cc=${CC:-cc}
+    $cc -O2 -Wall -Wextra -o "$BIN/reqs" "$BENCH_DIR/reqs.c" &&
+    $cc -O2 -Wall -Wextra -o "$BIN/idle" "$BENCH_DIR/idle.c" &&
+    $cc -O2 -o "$BIN/limit_http" "$SHARED/bench/limit_http.c"
+}
+
+# free_port: a port nobody listens on, below the ephemeral range (so the
+# 10,000 client connections can never collide with it).
+free_port() {
+    "$BENCH_PYTHON" - <<'EOF'
+import random, socket
+for _ in range(500):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+EOF
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# record SERVER ROW VALUE [NOTE]: one result line.
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >> "$RESULTS"; }
+
+# ---- servers -----------------------------------------------------------------
+server_cmd_squall() {
+    local hello=$BUILD_DIR/examples/hello
+    if [ ! -x "$hello" ]; then
+        SKIP_REASON="$hello not found (the squall hello example is not built yet)"
+        return 1
+    fi
+    SERVER_CMD=("$hello" --port "$1" --host 127.0.0.1)
+}
+
+server_cmd_tornado() {
+    if ! "$BENCH_PYTHON" -c 'import tornado' 2>/dev/null; then
+        SKIP_REASON="$BENCH_PYTHON cannot import tornado (scripts/install-deps bench)"
+        return 1
+    fi
+    SERVER_CMD=("$BENCH_PYTHON" "$BENCH_DIR/peers/tornado_hello.py" --port "$1" --host 127.0.0.1)
+}
+
+server_cmd_nginx() {
+    local nginx dir=$TMP/nginx-$1
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    if [ ! -x "$nginx" ]; then
+        SKIP_REASON="nginx not installed (scripts/install-deps bench)"
+        return 1
+    fi
+    mkdir -p "$dir"
+    sed -e "s#@DIR@#$dir#g" -e "s#@PORT@#$1#g" "$BENCH_DIR/peers/nginx.conf.in" > "$dir/nginx.conf"
+    SERVER_CMD=("$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log")
+}
+
+server_cmd_limit() {
+    SERVER_CMD=("$BIN/limit_http" "$1")
+}
+
+# server_available NAME: 0 if it can be started, else 1 with SKIP_REASON.
+server_available() {
+    SKIP_REASON=
+    "server_cmd_$1" 1 >/dev/null
+}
+
+# start_server NAME [WRAPPER...]: starts it pinned to BENCH_SERVER_CPU on a
+# fresh port and waits (bounded) until it answers a request. Sets SERVER_PID
+# and SERVER_PORT. WRAPPER (e.g. valgrind ...) goes between taskset and the
+# server; it must exec the server in the same process, as valgrind does.
+start_server() {
+    local name=$1 timeout=$BENCH_START_TIMEOUT; shift
+    [ $# -gt 0 ] && timeout=$BENCH_CG_START_TIMEOUT
+    SERVER_PORT=$(free_port)
+    [ -n "$SERVER_PORT" ] || { log "$name: no free port"; return 1; }
+    "server_cmd_$name" "$SERVER_PORT" || { log "$name: $SKIP_REASON"; return 1; }
+    local logf=$LOGS/$name.$SERVER_PORT.log
+    taskset -c "$BENCH_SERVER_CPU" "$@" "${SERVER_CMD[@]}" > "$logf" 2>&1 < /dev/null &
+    SERVER_PID=$!
+    BENCH_PIDS+=("$SERVER_PID")
+    local deadline=$((SECONDS + timeout))
+    while [ $SECONDS -lt $deadline ]; do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            log "$name exited during start-up; the end of $logf:"
+            tail -n 5 "$logf" >&2
+            stop_server
+            return 1
+        fi
+        if taskset -c "$BENCH_CLIENT_CPU" "$BIN/reqs" -q -t 2 "$SERVER_PORT" 1 1 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    log "$name did not answer on port $SERVER_PORT within ${timeout}s"
+    stop_server
+    return 1
+}
+
+stop_server() {
+    [ -n "${SERVER_PID:-}" ] || return 0
+    kill_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+    SERVER_PID=
+}
+
+# ---- measurements ------------------------------------------------------------
+# params_to_locals: 'conns=64 path=/' -> P_conns=64 P_path=/
+params_to_locals() {
+    local kv
+    for kv in "$@"; do
+        printf -v "P_${kv%%=*}" '%s' "${kv#*=}"
+    done
+}
+
+# cpu_ticks CPU: "busy total" jiffies of one CPU from /proc/stat.
+cpu_ticks() {
+    awk -v c="cpu$1" '$1 == c {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat
+}
+
+# cpu_busy "BUSY0 TOTAL0" "BUSY1 TOTAL1": percent busy in between.
+cpu_busy() {
+    awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " ");
+        d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0)}'
+}
+
+# proc_snapshot FILE: "pid ticks" (utime+stime) of every process, except
+# wrk, the benchmark's own server (SERVER_PID) and this shell's pids.
+proc_snapshot() {
+    awk -v skip=" ${SERVER_PID:-} $$ $BASHPID " 'FNR == 1 {
+        line = $0; pid = $1; sub(/^.*\) /, "", line); split(line, f, " ");
+        c = $0; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c);
+        if (c != "wrk" && index(skip, " " pid " ") == 0) print pid, f[12] + f[13] }' \
+        /proc/[0-9]*/stat 2>/dev/null > "$1"
+}
+
+# foreign_ticks BEFORE AFTER: CPU ticks used in between by those processes
+# (a process born in between counts whole).
+foreign_ticks() {
+    awk 'NR == FNR {b[$1] = $2; next} {d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) t += d}
+         END {print t + 0}' "$1" "$2"
+}
+
+# busy_machine_pct SECONDS: how much of one CPU other processes use now.
+busy_machine_pct() {
+    local t0 t1
+    proc_snapshot "$TMP/ps.0"; t0=$(cpu_ticks "$BENCH_SERVER_CPU")
+    sleep "$1"
+    proc_snapshot "$TMP/ps.1"; t1=$(cpu_ticks "$BENCH_SERVER_CPU")
+    awk -v f="$(foreign_ticks "$TMP/ps.0" "$TMP/ps.1")" -v a="${t0#* }" -v b="${t1#* }" \
+        'BEGIN {printf "%.0f", (b > a ? 100 * f / (b - a) : 0)}'
+}
+
+# wrk_once PORT CONNS DEPTH PATH SECONDS: sets RPS to the requests/s of one
+# wrk run, SRV_BUSY/CLI_BUSY to how busy (%) the server and client CPUs were
+# (empty if those are CPU lists), FOREIGN to how much of one CPU (%) other
+# processes used meanwhile, and WRK_ERRORS=1 if wrk saw errors.
+wrk_once() {
+    local port=$1 conns=$2 depth=$3 path=$4 dur=$5 out rps s0 s1 c0 c1
+    local args=(-t1 "-c$conns" "-d${dur}s" --timeout 5s)
+    [ "$depth" -gt 1 ] && args+=(-s "$BENCH_DIR/pipeline.lua")
+    args+=("http://127.0.0.1:$port$path")
+    [ "$depth" -gt 1 ] && args+=(-- "$depth" "$path")
+    proc_snapshot "$TMP/ps.0"
+    s0=$(cpu_ticks "$BENCH_SERVER_CPU") c0=$(cpu_ticks "$BENCH_CLIENT_CPU")
+    out=$(timeout -k 2 $((dur + 20)) taskset -c "$BENCH_CLIENT_CPU" wrk "${args[@]}" 2>&1)
+    s1=$(cpu_ticks "$BENCH_SERVER_CPU") c1=$(cpu_ticks "$BENCH_CLIENT_CPU")
+    proc_snapshot "$TMP/ps.1"
+    FOREIGN=$(awk -v f="$(foreign_ticks "$TMP/ps.0" "$TMP/ps.1")" -v a="${s0#* }" -v b="${s1#* }" \
+        'BEGIN {printf "%.0f", (b > a ? 100 * f / (b - a) : 0)}')
+    SRV_BUSY= CLI_BUSY=
+    [ -n "$s0" ] && [ -n "$s1" ] && SRV_BUSY=$(cpu_busy "$s0" "$s1")
+    [ -n "$c0" ] && [ -n "$c1" ] && CLI_BUSY=$(cpu_busy "$c0" "$c1")
+    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    if [ -z "$rps" ]; then
+        log "wrk failed: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
+        return 1
+    fi
+    if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+        log "wrk reported errors on port $port: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ')"
+        WRK_ERRORS=1
+    fi
+    printf -v RPS '%.0f' "$rps"
+}
+
+# measure_wrk SERVER conns=N depth=D path=P: best of BENCH_RUNS runs, on the
+# already started server (SERVER_PORT).
+measure_wrk() {
+    local server=$1; shift
+    local P_conns=64 P_depth=1 P_path=/
+    params_to_locals "$@"
+    local best=0 i all=()
+    WRK_ERRORS=0
+    NOTE=
+    if [ "$BENCH_WARMUP" -gt 0 ]; then
+        wrk_once "$SERVER_PORT" "$P_conns" "$P_depth" "$P_path" "$BENCH_WARMUP" || return 1
+    fi
+    local best_srv= best_cli= best_foreign=0
+    i=0
+    # BENCH_RUNS runs; up to BENCH_EXTRA_RUNS more while the best one so far
+    # shared the machine with other busy processes.
+    while [ "$i" -lt "$BENCH_RUNS" ] ||
+          { [ "$i" -lt $((BENCH_RUNS + BENCH_EXTRA_RUNS)) ] && [ "$best_foreign" -ge "$BENCH_NOISE_PCT" ]; }; do
+        i=$((i + 1))
+        wrk_once "$SERVER_PORT" "$P_conns" "$P_depth" "$P_path" "$BENCH_DURATION" || return 1
+        all+=("$RPS (${SRV_BUSY:-?}/${CLI_BUSY:-?}/$FOREIGN)")
+        if [ "$RPS" -gt "$best" ]; then
+            best=$RPS best_srv=$SRV_BUSY best_cli=$CLI_BUSY best_foreign=$FOREIGN
+        fi
+    done
+    log "$server: req/s (server CPU/client CPU/other processes, % busy) ${all[*]} -> best $best"
+    [ "$best_foreign" -ge "$BENCH_NOISE_PCT" ] &&
+        NOTE="noisy: other processes used ${best_foreign}% of a CPU during the best run"
+    # A server CPU with idle time while wrk's CPU is saturated: wrk is the bottleneck.
+    if [ -n "$best_srv" ] && [ -n "$best_cli" ] && [ "$best_srv" -lt 90 ] && [ "$best_cli" -ge 95 ]; then
+        NOTE="${NOTE:+$NOTE; }client-bound: the server CPU was ${best_srv}% busy, wrk's ${best_cli}%"
+    fi
+    [ "$WRK_ERRORS" = 1 ] && NOTE="${NOTE:+$NOTE; }wrk reported socket errors or non-2xx responses"
+    VALUE=$best
+}
+
+# measure_callgrind SERVER conns=C reqs=R path=P: starts SERVER under
+# callgrind, warms it up, zeroes the counters, sends C x R sequential
+# keep-alive requests (bench/reqs.c), dumps, and prints total Ir / requests.
+measure_callgrind() {
+    local server=$1; shift
+    local P_conns=4 P_reqs=5000 P_path=/
+    params_to_locals "$@"
+    local div=${CG_DIVISOR[$server]:-1}
+    local per=$((P_reqs / div)); [ "$per" -lt 1 ] && per=1
+    local total=$((P_conns * per)) cgout=$OUT/callgrind.$server
+    rm -f "$cgout" "$cgout".*
+    start_server "$server" valgrind --tool=callgrind --callgrind-out-file="$cgout" \
+        --dump-instr=no --collect-jumps=no --compress-strings=no || return 1
+    local pid=$SERVER_PID ok=1 dump
+    # Warm-up: a tenth of the measured count, at least 100 requests.
+    local wper=$((per / 10)); [ "$wper" -lt 25 ] && wper=25
+    timeout -k 2 300 taskset -c "$BENCH_CLIENT_CPU" "$BIN/reqs" -q -t 240 -P "$P_path" \
+        "$SERVER_PORT" "$P_conns" "$wper" || ok=0
+    [ $ok = 1 ] && { timeout -k 2 30 callgrind_control -z "$pid" >/dev/null 2>&1 || ok=0; }
+    [ $ok = 1 ] && { timeout -k 2 600 taskset -c "$BENCH_CLIENT_CPU" "$BIN/reqs" -q -t 480 \
+        -P "$P_path" "$SERVER_PORT" "$P_conns" "$per" || ok=0; }
+    [ $ok = 1 ] && { timeout -k 2 30 callgrind_control -d "$pid" >/dev/null 2>&1 || ok=0; }
+    stop_server
+    dump=$(ls -1 "$cgout".* 2>/dev/null | head -n 1)
+    if [ $ok = 0 ] || [ -z "$dump" ]; then
+        log "$server: the callgrind measurement failed (see $LOGS/$server.*.log)"
+        return 1
+    fi
+    local ir
+    ir=$(awk '/^summary:/ {print $2; exit} /^totals:/ {t=$2} END {if (t) print t}' "$dump" | head -n 1)
+    [ -n "$ir" ] || { log "$server: no summary/totals line in $dump"; return 1; }
+    log "$server: $ir Ir for $total requests ($P_conns connections x $per)"
+    # Where the instructions go, for whoever wants to lower them.
+    timeout -k 2 60 callgrind_annotate --threshold=100 "$dump" > "$OUT/callgrind.$server.annotate.txt" 2>/dev/null
+    NOTE=
+    [ "$div" -gt 1 ] && NOTE="measured over $total requests ($P_conns connections x $per), not $((P_conns * P_reqs)): slow under callgrind"
+    VALUE=$(awk -v ir="$ir" -v n="$total" 'BEGIN {printf "%.0f", ir / n}')
+}
+
+# measure_idle SERVER conns=N path=P: a fresh server, N idle keep-alive
+# connections (bench/idle.c), VmRSS before and after, bytes per connection.
+measure_idle() {
+    local server=$1; shift
+    local P_conns=10000 P_path=/
+    params_to_locals "$@"
+    start_server "$server" || return 1
+    local pid=$SERVER_PID port=$SERVER_PORT before after ready=0 closed
+    # A few requests first, so one-time lazy set-up is not counted per connection.
+    taskset -c "$BENCH_CLIENT_CPU" "$BIN/reqs" -q -t 20 -P "$P_path" "$port" 2 50 >/dev/null
+    sleep 0.5
+    before=$(rss_kb "$pid")
+    local idle_out=$TMP/idle.$server.out
+    taskset -c "$BENCH_CLIENT_CPU" "$BIN/idle" -t "$BENCH_IDLE_TIMEOUT" -H $((BENCH_IDLE_TIMEOUT + 30)) \
+        -s 8 -f 256 -P "$P_path" "$port" "$P_conns" > "$idle_out" 2> "$LOGS/idle.$server.log" &
+    local ipid=$!
+    BENCH_PIDS+=("$ipid")
+    local deadline=$((SECONDS + BENCH_IDLE_TIMEOUT + 10))
+    while [ $SECONDS -lt $deadline ] && kill -0 "$ipid" 2>/dev/null; do
+        grep -q '^READY' "$idle_out" 2>/dev/null && break
+        sleep 0.2
+    done
+    ready=$(awk '/^READY/ {print $2}' "$idle_out" 2>/dev/null)
+    if [ -n "$ready" ] && [ "$ready" -gt 0 ]; then
+        sleep 1
+        after=$(rss_kb "$pid")
+    fi
+    kill_pid "$ipid"
+    forget_pid "$ipid"
+    closed=$(awk '/^CLOSED/ {print $2}' "$idle_out" 2>/dev/null)
+    stop_server
+    if [ -z "$ready" ] || [ "$ready" -eq 0 ] || [ -z "$after" ] || [ -z "$before" ]; then
+        log "$server: the idle-connection measurement failed (see $LOGS/idle.$server.log)"
+        return 1
+    fi
+    log "$server: VmRSS ${before} kB -> ${after} kB with $ready idle connections${closed:+ (closed by the server while held: $closed)}"
+    NOTE=
+    [ "$ready" -lt "$P_conns" ] && NOTE="only $ready of $P_conns connections became idle"
+    [ -n "$closed" ] && [ "$closed" -gt 0 ] && NOTE="${NOTE:+$NOTE; }$closed closed by the server"
+    VALUE=$(awk -v a="$after" -v b="$before" -v n="$ready" 'BEGIN {printf "%.0f", (a - b) * 1024 / n}')
+}
