@@ -297,10 +297,12 @@ typedef struct sq_http_span {
  *
  * Chunked bodies: chunk-size is hex digits (no "0x") worth less than 2^63,
  * optionally followed by extensions ";name" or ";name=token" or
- * ";name=\"quoted string\"" with optional whitespace around ";" and "=";
+ * ";name=\"quoted string\"", with optional whitespace before and after ";"
+ * and "=" (RFC 9112 section 7.1.1's BWS) but none before the CRLF;
  * the chunk-size line may not exceed max_line bytes. Extensions are
  * validated and skipped. Decoded bytes beyond max_body are SQ_ELIMIT /
- * SQ_HTTP_E_BODY_TOO_LARGE, detected at the chunk-size line. */
+ * SQ_HTTP_E_BODY_TOO_LARGE, detected at the chunk-size line; a body read
+ * until EOF delivers up to max_body bytes and fails on the next one. */
 SQ_EXTERN int64_t sq_http_parse_body(sq_http_parser *p, const char *buf, size_t len, sq_http_span *span);
 
 /* True once the current message's body (if any) has been read whole, and
