@@ -56,7 +56,12 @@ SQ_EXTERN sq_loop *sq_loop_default(void);
 
 /* A new loop with its own uv_loop_t. Returns NULL when out of memory (or if
  * libuv cannot create its internal descriptors). The caller owns the loop
- * and releases it with sq_loop_close(). */
+ * and releases it with sq_loop_close().
+ *
+ * Creating a loop (this or sq_loop_default) sets SIGPIPE to "ignore" when
+ * it is still at its default, as Python and Node do, so that writing to a
+ * connection the peer closed is an SQ_EPIPE error instead of killing the
+ * process. A handler you installed yourself is left alone. */
 SQ_EXTERN sq_loop *sq_loop_new(void);
 
 /* Runs the loop on the calling thread until sq_loop_stop() is called, like

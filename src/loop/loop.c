@@ -1,4 +1,5 @@
 /* The loop: creation, run and stop, close, call_soon, clocks, read buffer. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,21 @@ typedef struct {
 
 static void on_idle(uv_idle_t *h);
 
+/* A write to a connection the peer has reset must be an EPIPE error, not the
+ * death of the process; libuv writes with write(2), which raises SIGPIPE.
+ * Like Python (and so Tornado) and Node, ignore it, unless the application
+ * has installed a handler of its own. */
+static void ignore_sigpipe(void) {
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
 static int loop_init(sq_loop *loop, uv_loop_t *uv) {
+    ignore_sigpipe();
     memset(loop, 0, sizeof *loop);
     loop->uv = uv;
     uv->data = loop;

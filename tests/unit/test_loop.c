@@ -55,6 +55,23 @@ Test(loop, new_close_accessors) {
     close_loop(loop);
 }
 
+static void my_sigpipe(int sig) {}
+
+Test(loop, sigpipe_ignored_unless_handled) {
+    signal(SIGPIPE, SIG_DFL);
+    sq_loop *loop = sq_loop_new();
+    struct sigaction sa;
+    sigaction(SIGPIPE, NULL, &sa);
+    cr_assert_eq(sa.sa_handler, SIG_IGN);
+    close_loop(loop);
+    /* An application's own handler stays. */
+    signal(SIGPIPE, my_sigpipe);
+    loop = sq_loop_new();
+    sigaction(SIGPIPE, NULL, &sa);
+    cr_assert_eq(sa.sa_handler, my_sigpipe);
+    close_loop(loop);
+}
+
 Test(loop, default_loop) {
     sq_loop *a = sq_loop_default();
     cr_assert_not_null(a);
