@@ -144,12 +144,13 @@ SQ_EXTERN sq_future *sq_future_then(sq_future *f, sq_future_then_fn fn, void *ar
  * array of the n input futures in the given order (sq_future **, owned by
  * the gather future and valid while you hold it), so read each result with
  * sq_future_value(values[i]). With n == 0 it is resolved at once (value
- * NULL; its callbacks still run on a later iteration, as always). The first input to fail rejects it with that error at once;
- * the other inputs are NOT cancelled and keep running (as asyncio.gather):
- * cancel them yourself if their work is now useless. Cancelling the gather
- * future cancels every input still pending. The gather future holds its own
- * reference to each input; the caller keeps its own. All must be on loop.
- * Returns NULL on SQ_ENOMEM / SQ_EINVAL / SQ_ECLOSED. */
+ * NULL; its callbacks still run on a later iteration, as always). The first
+ * input to fail rejects it with that error at once; the other inputs are NOT
+ * cancelled and keep running (as asyncio.gather): cancel them yourself if
+ * their work is now useless. Cancelling the gather future cancels every
+ * input still pending. The gather future holds its own reference to each
+ * input; the caller keeps its own. All must be on loop. Returns NULL on
+ * SQ_ENOMEM / SQ_EINVAL / SQ_ECLOSED. */
 SQ_EXTERN sq_future *sq_future_gather(sq_loop *loop, sq_future *const *futures, size_t n);
 
 /* A future that follows f (same value or error) unless timeout_ms elapses

@@ -125,10 +125,11 @@ SQ_EXTERN uint64_t sq_loop_time(const sq_loop *loop);
  * yet (when called from a timer), otherwise of the next one. Callbacks run
  * in the order they were scheduled; one scheduled from inside such a
  * callback waits for the following iteration, so a callback that
- * reschedules itself never starves I/O. Never runs fn synchronously. Allocation-free once the queue has grown to its working
- * size. Loop thread only: from another thread use sq_loop_call_threadsafe().
- * Returns 0, SQ_EINVAL (fn is NULL), SQ_ENOMEM (the queue could not grow),
- * SQ_ECLOSED (the loop is closing). */
+ * reschedules itself never starves I/O. Never runs fn synchronously.
+ * Allocation-free once the queue has grown to its working size. Loop thread
+ * only: from another thread use sq_loop_call_threadsafe(). Returns 0,
+ * SQ_EINVAL (fn is NULL), SQ_ENOMEM (the queue could not grow), SQ_ECLOSED
+ * (the loop is closing). */
 SQ_EXTERN int sq_loop_call_soon(sq_loop *loop, sq_callback fn, void *arg);
 
 /* A timer's handle: 64 bits holding a slot index and that slot's generation.

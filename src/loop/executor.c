@@ -8,8 +8,8 @@ typedef struct {
     sq_loop *loop;
     sq_work_fn work;
     void *arg;
-    sq_work_done_cb done;          /* callback style */
-    sq_future *future;             /* future style */
+    sq_work_done_cb done; /* callback style */
+    sq_future *future;    /* future style */
     void (*free_result)(void *);
     void *result;
     int status;

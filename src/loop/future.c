@@ -20,7 +20,7 @@ typedef struct {
 } sq__fcb;
 
 struct sq_future {
-    sq_loop *loop; /* NULL once the loop has closed */
+    sq_loop *loop;          /* NULL once the loop has closed */
     sq_future *prev, *next; /* the loop's list of live futures */
     sq_future *ready_next;  /* the loop's overflow list, see dispatch_schedule */
     uint32_t refs;
@@ -67,8 +67,10 @@ sq_future *sq_future_ref(sq_future *f) {
 
 static void unlink_from_loop(sq_future *f) {
     if (!f->loop) return;
-    if (f->prev) f->prev->next = f->next;
-    else f->loop->futures = f->next;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        f->loop->futures = f->next;
     if (f->next) f->next->prev = f->prev;
     f->prev = f->next = NULL;
 }

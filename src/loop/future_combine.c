@@ -74,20 +74,24 @@ static void gather_cb(sq_future *item, void *arg) {
     if (!sq_future_done(g)) {
         gather_extra *x = sq__future_extra(g);
         int err = sq_future_error(item);
-        if (err) sq_future_reject(g, err);
-        else if (--x->remaining == 0) sq_future_resolve(g, x->items, NULL);
+        if (err)
+            sq_future_reject(g, err);
+        else if (--x->remaining == 0)
+            sq_future_resolve(g, x->items, NULL);
     }
     sq_future_unref(g);
 }
 
 static void gather_cancel(sq_future *g, void *arg) {
     gather_extra *x = sq__future_extra(g);
-    for (size_t i = 0; i < x->n; i++) sq_future_cancel(x->items[i]);
+    for (size_t i = 0; i < x->n; i++)
+        sq_future_cancel(x->items[i]);
 }
 
 static void gather_fini(sq_future *g) {
     gather_extra *x = sq__future_extra(g);
-    for (size_t i = 0; i < x->n; i++) sq_future_unref(x->items[i]);
+    for (size_t i = 0; i < x->n; i++)
+        sq_future_unref(x->items[i]);
 }
 
 sq_future *sq_future_gather(sq_loop *loop, sq_future *const *futures, size_t n) {
@@ -98,7 +102,8 @@ sq_future *sq_future_gather(sq_loop *loop, sq_future *const *futures, size_t n) 
     sq_future *g = sq__future_alloc(loop, sizeof(gather_extra) + n * sizeof(sq_future *));
     if (!g) return NULL;
     gather_extra *x = sq__future_extra(g);
-    for (size_t i = 0; i < n; i++) x->items[i] = sq_future_ref(futures[i]);
+    for (size_t i = 0; i < n; i++)
+        x->items[i] = sq_future_ref(futures[i]);
     x->n = x->remaining = n;
     sq__future_set_fini(g, gather_fini);
     if (n == 0) {

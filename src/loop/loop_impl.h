@@ -22,9 +22,9 @@ typedef struct {
     uint64_t seq;      /* creation order: ties on deadline run FIFO */
     sq_callback fn;    /* NULL while the slot is free */
     void *arg;
-    sq_callback drop;  /* internal timers: releases arg when dropped unrun */
+    sq_callback drop; /* internal timers: releases arg when dropped unrun */
     uint32_t gen;
-    uint32_t pos;      /* heap position in use; next free slot when free */
+    uint32_t pos; /* heap position in use; next free slot when free */
 } sq__tslot;
 
 typedef struct sq__loop_ext sq__loop_ext;

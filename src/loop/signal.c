@@ -75,7 +75,8 @@ static void shutdown_finish(sq_loop *loop) {
     sq__loop_ext *x = loop->ext;
     x->state = SHUTDOWN_DONE;
     x->waiting = 0;
-    for (sq__hook *h = x->hooks; h; h = h->next) h->waiting = false;
+    for (sq__hook *h = x->hooks; h; h = h->next)
+        h->waiting = false;
     if (x->deadline) {
         sq_loop_cancel(loop, x->deadline);
         x->deadline = 0;

@@ -66,7 +66,8 @@ int sq_loop_call_threadsafe(sq_loop *loop, sq_callback fn, void *arg) {
         if (loop->ts_n == loop->ts_cap) {
             size_t cap = loop->ts_cap ? loop->ts_cap * 2 : 64;
             sq__call *q = realloc(loop->ts_q, cap * sizeof *q);
-            if (!q) err = SQ_ENOMEM;
+            if (!q)
+                err = SQ_ENOMEM;
             else {
                 loop->ts_q = q;
                 loop->ts_cap = cap;

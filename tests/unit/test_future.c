@@ -101,7 +101,8 @@ Test(future, callbacks_in_order) {
     sq_future_resolve(f, NULL, NULL);
     spin(loop, 5);
     cr_assert_eq(r.n, 10);
-    for (int i = 0; i < 10; i++) cr_assert_eq(r.order[i], i);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(r.order[i], i);
     sq_future_unref(f);
     sq_loop_close(loop);
 }
@@ -191,7 +192,9 @@ Test(future, cancel) {
     sq_loop_close(loop);
 }
 
-static void must_not_run(sq_future *f, void *arg) { cr_assert_fail("callback of a freed future ran"); }
+static void must_not_run(sq_future *f, void *arg) {
+    cr_assert_fail("callback of a freed future ran");
+}
 
 Test(future, freed_pending_future_never_calls_back) {
     sq_loop *loop = sq_loop_new();
@@ -327,7 +330,8 @@ Test(future, gather_all) {
     sq_loop *loop = sq_loop_new();
     sq_future *fs[3];
     settle_item items[3];
-    for (int i = 0; i < 3; i++) fs[i] = sq_future_new(loop);
+    for (int i = 0; i < 3; i++)
+        fs[i] = sq_future_new(loop);
     /* Settle out of order. */
     int delays[3] = {30, 10, 20};
     for (int i = 0; i < 3; i++) {
@@ -336,10 +340,12 @@ Test(future, gather_all) {
     }
     sq_future *g = sq_future_gather(loop, fs, 3);
     cr_assert_not_null(g);
-    for (int i = 0; i < 3; i++) sq_future_unref(fs[i]); /* gather holds its own */
+    for (int i = 0; i < 3; i++)
+        sq_future_unref(fs[i]); /* gather holds its own */
     cr_assert_eq(sq_future_run_sync(g, 0), 0);
     sq_future **vals = sq_future_value(g);
-    for (int i = 0; i < 3; i++) cr_assert_eq(*(int *)sq_future_value(vals[i]), i + 1);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(*(int *)sq_future_value(vals[i]), i + 1);
     frees = 0;
     sq_future_unref(g);
     cr_assert_eq(frees, 3, "the inputs go with the gather future");
@@ -356,7 +362,8 @@ static void reject_item(void *arg) { sq_future_reject(arg, SQ_ENOENT); }
 Test(future, gather_first_error_rejects_others_keep_running) {
     sq_loop *loop = sq_loop_new();
     sq_future *fs[3];
-    for (int i = 0; i < 3; i++) fs[i] = sq_future_new(loop);
+    for (int i = 0; i < 3; i++)
+        fs[i] = sq_future_new(loop);
     sq_future *g = sq_future_gather(loop, fs, 3);
     sq_loop_call_later(loop, 5, reject_item, fs[1], NULL);
     cr_assert_eq(sq_future_run_sync(g, 0), SQ_ENOENT);
@@ -366,7 +373,8 @@ Test(future, gather_first_error_rejects_others_keep_running) {
     sq_future_reject(fs[2], SQ_EPIPE);
     spin(loop, 5);
     cr_assert_eq(sq_future_error(g), SQ_ENOENT, "the first error stays");
-    for (int i = 0; i < 3; i++) sq_future_unref(fs[i]);
+    for (int i = 0; i < 3; i++)
+        sq_future_unref(fs[i]);
     sq_future_unref(g);
     sq_loop_close(loop);
 }

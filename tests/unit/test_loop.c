@@ -120,7 +120,8 @@ Test(loop, call_soon_fifo) {
     cr_assert_eq(sq_loop_call_soon(loop, stop_cb, loop), 0);
     run(loop);
     cr_assert_eq(r.n, 100);
-    for (int i = 0; i < 100; i++) cr_assert_eq(r.order[i], i);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(r.order[i], i);
     cr_assert_eq(sq_loop_call_soon(loop, NULL, NULL), SQ_EINVAL);
     close_loop(loop);
 }
@@ -166,13 +167,15 @@ static void hot_cb(void *arg) {
             sq_loop_stop(loop);
             return;
         }
-        for (int i = 0; i < 100; i++) sq_loop_call_soon(loop, hot_cb, loop);
+        for (int i = 0; i < 100; i++)
+            sq_loop_call_soon(loop, hot_cb, loop);
     }
 }
 
 Test(loop, call_soon_steady_state_does_not_grow) {
     sq_loop *loop = sq_loop_new();
-    for (int i = 0; i < 100; i++) sq_loop_call_soon(loop, hot_cb, loop);
+    for (int i = 0; i < 100; i++)
+        sq_loop_call_soon(loop, hot_cb, loop);
     uint32_t cap0 = loop->ring_cap;
     run(loop);
     cr_assert_eq(hot_count, 100000);
@@ -278,7 +281,8 @@ Test(loop, same_deadline_runs_in_creation_order) {
         cr_assert_eq(sq_loop_call_at(loop, when, on_timer_rec, &items[i], NULL), 0);
     }
     run(loop);
-    for (int i = 0; i < 5; i++) cr_assert_eq(r.order[i], i);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(r.order[i], i);
     close_loop(loop);
 }
 
@@ -373,10 +377,12 @@ Test(loop, many_timers_heap) {
         uint64_t delay = (uint64_t)((i * 7919) % 50);
         cr_assert_eq(sq_loop_call_later(loop, delay, also_runs, &fired[i], &ids[i]), 0);
     }
-    for (int i = 0; i < 500; i += 3) cr_assert_eq(sq_loop_cancel(loop, ids[i]), 0);
+    for (int i = 0; i < 500; i += 3)
+        cr_assert_eq(sq_loop_cancel(loop, ids[i]), 0);
     sq_loop_call_later(loop, 120, stop_cb, loop, NULL);
     run(loop);
-    for (int i = 0; i < 500; i++) cr_assert_eq(fired[i], i % 3 == 0 ? 0 : 1, "timer %d", i);
+    for (int i = 0; i < 500; i++)
+        cr_assert_eq(fired[i], i % 3 == 0 ? 0 : 1, "timer %d", i);
     close_loop(loop);
 }
 
@@ -440,7 +446,8 @@ Test(periodic, counts_and_stops_from_callback) {
     run(loop);
     cr_assert_eq(r.ticks, 5, "no tick after stop");
     cr_assert_geq(r.at[0], r.start + 20, "the first tick is one interval after start");
-    for (int i = 0; i < 5; i++) cr_assert_geq(r.at[i], r.start + 20 * (uint64_t)(i + 1));
+    for (int i = 0; i < 5; i++)
+        cr_assert_geq(r.at[i], r.start + 20 * (uint64_t)(i + 1));
     cr_assert_eq(sq_loop_close(loop), SQ_EBUSY, "an open periodic keeps the loop from closing");
     close_periodic(loop, p, &r);
     close_loop(loop);
@@ -459,8 +466,10 @@ Test(periodic, skips_missed_beats) {
     run(loop);
     cr_assert_eq(r.ticks, 3);
     cr_assert_geq(r.at[0] - r.start, 50);
-    cr_assert_geq(r.at[1] - r.start, 250, "tick 2 at %llu", (unsigned long long)(r.at[1] - r.start));
-    cr_assert_geq(r.at[2] - r.start, 300, "tick 3 at %llu", (unsigned long long)(r.at[2] - r.start));
+    cr_assert_geq(r.at[1] - r.start, 250, "tick 2 at %llu",
+                  (unsigned long long)(r.at[1] - r.start));
+    cr_assert_geq(r.at[2] - r.start, 300, "tick 3 at %llu",
+                  (unsigned long long)(r.at[2] - r.start));
     close_periodic(loop, p, &r);
     close_loop(loop);
 }
@@ -478,7 +487,8 @@ Test(periodic, jitter) {
     cr_assert_eq(r.ticks, 6);
     /* With ±25 %, each interval is at least 30 ms. */
     cr_assert_geq(r.at[0], r.start + 30);
-    for (int i = 1; i < 6; i++) cr_assert_geq(r.at[i], r.start + 30 * (uint64_t)(i + 1));
+    for (int i = 1; i < 6; i++)
+        cr_assert_geq(r.at[i], r.start + 30 * (uint64_t)(i + 1));
     close_periodic(loop, p, &r);
     close_loop(loop);
 }
@@ -544,7 +554,8 @@ static void *ts_worker(void *arg) {
     ts_state *s = arg;
     for (int i = 0; i < NCALLS; i++) {
         int err;
-        while ((err = sq_loop_call_threadsafe(s->loop, ts_inc, s)) == SQ_ENOMEM) usleep(100);
+        while ((err = sq_loop_call_threadsafe(s->loop, ts_inc, s)) == SQ_ENOMEM)
+            usleep(100);
         if (err) s->errors++;
         if (i % 1000 == 0) sched_yield();
     }
@@ -557,9 +568,11 @@ Test(threadsafe, eight_threads_none_lost) {
     sq_loop *loop = sq_loop_new();
     ts_state s = {.loop = loop, .loop_thread = pthread_self()};
     pthread_t th[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) cr_assert_eq(pthread_create(&th[i], NULL, ts_worker, &s), 0);
+    for (int i = 0; i < NTHREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, ts_worker, &s), 0);
     run(loop);
-    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
     cr_assert_eq(s.errors, 0);
     cr_assert_eq(s.count, (long)NTHREADS * NCALLS);
     cr_assert_not(s.wrong_thread);
@@ -698,7 +711,8 @@ static int gate_work(void *arg, void **result) {
     pthread_mutex_lock(&gate_lock);
     gate_entered++;
     pthread_cond_broadcast(&gate_cond);
-    while (!gate_open) pthread_cond_wait(&gate_cond, &gate_lock);
+    while (!gate_open)
+        pthread_cond_wait(&gate_cond, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
     return 0;
 }
@@ -715,9 +729,11 @@ static int queued_work(void *arg, void **result) {
 Test(executor, cancel_queued_job_through_future) {
     setenv("UV_THREADPOOL_SIZE", "4", 1); /* read when the pool starts */
     sq_loop *loop = sq_loop_new();
-    for (int i = 0; i < 4; i++) sq_loop_run_in_executor(loop, gate_work, NULL, gate_done);
+    for (int i = 0; i < 4; i++)
+        sq_loop_run_in_executor(loop, gate_work, NULL, gate_done);
     pthread_mutex_lock(&gate_lock);
-    while (gate_entered < 4) pthread_cond_wait(&gate_cond, &gate_lock);
+    while (gate_entered < 4)
+        pthread_cond_wait(&gate_cond, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
     /* All four pool threads are busy: this job waits in the queue. */
     sq_future *f = sq_loop_run_in_executor_future(loop, queued_work, NULL, NULL);
@@ -769,7 +785,9 @@ Test(close, refused_while_handles_remain) {
     cr_assert(user_closed);
 }
 
-static void future_cb_must_not_run(sq_future *f, void *arg) { cr_assert_fail("future callback ran"); }
+static void future_cb_must_not_run(sq_future *f, void *arg) {
+    cr_assert_fail("future callback ran");
+}
 
 Test(close, no_callback_after_close) {
     sq_loop *loop = sq_loop_new();
