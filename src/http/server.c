@@ -306,6 +306,8 @@ void sq__conn_flush(sq_conn *c) {
 
 /* ---- closing ---- */
 
+static void server_maybe_free(sq_http_server *srv);
+
 static void on_conn_closed(uv_handle_t *h) {
     sq_conn *c = (sq_conn *)h;
     sq_http_server *srv = c->srv;
@@ -317,6 +319,7 @@ static void on_conn_closed(uv_handle_t *h) {
         resume_accept(srv);
     }
     server_maybe_shutdown_done(srv);
+    server_maybe_free(srv);
 }
 
 void sq__conn_close(sq_conn *c) {
@@ -839,22 +842,27 @@ static void resume_accept(sq_http_server *srv) {
 
 /* ---- the server object ---- */
 
+/* Frees the server once it is closing and every handle it owns is closed. */
+static void server_maybe_free(sq_http_server *srv) {
+    if (!srv->closing || srv->pending_handle_closes || srv->nconns) return;
+    if (srv->close_cb) srv->close_cb(srv, srv->close_arg);
+    for (size_t i = 0; i < srv->nfree_bufs; i++) sq__buf_free(&srv->free_bufs[i]);
+    free(srv->free_bufs);
+    while (srv->free_reqs) {
+        sq_http_req *r = srv->free_reqs;
+        srv->free_reqs = r->next_free;
+        r->srv = NULL;
+        req_free(r);
+    }
+    free(srv->listeners);
+    free(srv);
+}
+
 static void on_handle_closed(uv_handle_t *h) {
     sq_http_server *srv = h->data;
     if (h != (uv_handle_t *)&srv->timer && h != (uv_handle_t *)&srv->idle) free(h);
-    if (--srv->pending_handle_closes == 0 && srv->closing && srv->nconns == 0) {
-        if (srv->close_cb) srv->close_cb(srv, srv->close_arg);
-        for (size_t i = 0; i < srv->nfree_bufs; i++) sq__buf_free(&srv->free_bufs[i]);
-        free(srv->free_bufs);
-        while (srv->free_reqs) {
-            sq_http_req *r = srv->free_reqs;
-            srv->free_reqs = r->next_free;
-            r->srv = NULL;
-            req_free(r);
-        }
-        free(srv->listeners);
-        free(srv);
-    }
+    srv->pending_handle_closes--;
+    server_maybe_free(srv);
 }
 
 sq_http_server *sq_http_server_new(sq_loop *loop, const sq_http_server_config *cfg,
@@ -1057,12 +1065,15 @@ static void drain_hook_fn(sq_loop *loop, void *arg, void (*done)(void *), void *
 }
 
 int sq_http_server_drain_on_signal(sq_http_server *srv, uint32_t timeout_ms) {
+    if (!srv || srv->closing) return SQ_EINVAL;
+    if (srv->drain_hook) return SQ_EALREADY;
     drain_hook *h = calloc(1, sizeof *h);
     if (!h) return SQ_ENOMEM;
     h->srv = srv;
     h->timeout_ms = timeout_ms;
     int err = sq_loop_add_shutdown_hook(srv->loop, drain_hook_fn, h);
     if (err) free(h);
+    else srv->drain_hook = h;
     return err;
 }
 
@@ -1074,6 +1085,13 @@ void sq_http_server_close(sq_http_server *srv, void (*close_cb)(sq_http_server *
     srv->shutdown_notified = 1;
     srv->close_cb = close_cb;
     srv->close_arg = arg;
+    if (srv->drain_hook) {
+        /* Removing a hook a shutdown waits on counts as its "done". */
+        drain_hook *h = srv->drain_hook;
+        srv->drain_hook = NULL;
+        sq_loop_remove_shutdown_hook(srv->loop, drain_hook_fn, h);
+        free(h);
+    }
     close_listeners(srv);
     for (int which = SQ_LIST_HEAD; which < SQ_LIST_COUNT; which++) {
         while (srv->lists[which].first) {

@@ -148,6 +148,7 @@ struct sq_http_server {
     void (*close_cb)(sq_http_server *, void *);
     void *close_arg;
     size_t pending_handle_closes;
+    void *drain_hook;          /* the shutdown hook of sq_http_server_drain_on_signal */
 };
 
 /* server.c */
