@@ -15,14 +15,21 @@
 // The driver also parses every input fed one byte at a time and reports when
 // that changes anything (a failure: the parser promises split-independence).
 //
-// Outcome classes of one case:
-//   agree    both accept (same messages, same end state), both see an
-//            incomplete message, or both reject
-//   stricter node accepts (or waits for more input), squall rejects: allowed
-//   lenient  node rejects, squall accepts or waits for more: FAILURE
-//   mismatch both accept but disagree on method, target, version, headers,
-//            body, trailers, keep-alive, upgrade or message boundaries:
-//            FAILURE unless NORMALISATIONS below explains it
+// Outcome classes of one case (compared message by message):
+//   agree      both complete the same messages (method, target, version,
+//              headers, body, trailers, keep-alive, upgrade) and end the same
+//              way: between messages, inside a message, upgraded, or rejected
+//   normalised both accept, and the one difference is a documented
+//              normalisation (NORMALISATIONS below): passes
+//   stricter   node accepts or waits for more input, squall rejects; also
+//              squall closing a connection node keeps alive, and squall
+//              failing an EOF that llhttp's finish() lets pass: allowed
+//   late       node rejects a prefix that squall still reads as incomplete:
+//              every COMPLETIONS suffix is tried; if squall accepts one that
+//              node rejects, it is "lenient", else "stricter"
+//   lenient    node rejects, squall accepts: FAILURE
+//   mismatch   both accept but disagree on a field or a message boundary:
+//              FAILURE
 // The Host rule (node's server, not its parser, answers 400 to an HTTP/1.1
 // request without Host; squall's parser does it with SQ_HTTP_OPT_REQUIRE_HOST)
 // is compared separately: the main comparison runs squall with that option
@@ -234,7 +241,7 @@ function compare1(N, S) {
   if (N.s === 'end' && S.s === 'incomplete')
     return { cat: 'stricter', cls: 'EOF inside a message: node\'s finish() accepts it, sq_http_parse_eof() fails', at: k, kaOff };
   // node rejects a prefix that squall still reads as incomplete: resolved by
-  // probing completions of the input (see probeLate).
+  // probing completions of the input (see COMPLETIONS).
   if (N.s === 'error' && S.s === 'incomplete') return { cat: 'late', cls: `node ${N.e}, squall waits for more input`, at: k };
   if (N.s === 'error') return { cat: 'lenient', cls: `node ${N.e} "${N.reason}", squall ${S.s}`, at: k };
   return { cat: 'mismatch', cls: `end state: node ${N.s}, squall ${S.s}`, at: k };
