@@ -102,6 +102,7 @@ static bool valid_value(const char *s, size_t len) {
 }
 
 static inline void put(sq_buf *b, const void *p, size_t n) {
+    if (n == 0) return; /* p may be NULL for an empty buffer */
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
