@@ -340,10 +340,10 @@ typedef struct sq_cookie_secret {
  * secret, key_version is only written into the value (Tornado's
  * "key_version or 0"); with a key table it selects the secret. now is the
  * Unix time in seconds (the injected clock). Writes to out; *out_len gets
- * the length. Returns 0, SQ_EINVAL (a version other than 1 or 2, a negative
- * now or key_version, version 1 with a key table, a key_version not in the
- * table), SQ_ELIMIT (cap too small; *out_len is the size needed), or
- * SQ_ENOMEM (OpenSSL failed). */
+ * the length. Returns 0, SQ_EINVAL (no secret, a version other than 1 or
+ * 2, version 1 with a key table, a key_version not in the table), SQ_ELIMIT
+ * (cap too small; *out_len is the size needed), or SQ_ENOMEM (OpenSSL
+ * failed). */
 SQ_EXTERN int sq_signed_value_create(const sq_cookie_secret *secret, int version, int key_version,
                                      const char *name, size_t name_len, const void *value,
                                      size_t value_len, int64_t now, char *out, size_t cap,
@@ -382,9 +382,9 @@ SQ_EXTERN int sq_signed_value_key_version(const char *signed_value, size_t len, 
  * "2|" hex(mask) "|" hex(token XOR mask, byte i with mask[i % 4]) "|" timestamp,
  * lowercase hex and decimal seconds. The caller draws token (once per
  * browser) and mask (fresh for every response: the masking defeats BREACH)
- * from a CSPRNG. Writes to out; returns 0 (*out_len set), SQ_EINVAL for a
- * negative timestamp, or SQ_ELIMIT (cap too small; *out_len is the size
- * needed: 2 * token_len + 32 bytes always suffice). */
+ * from a CSPRNG. Writes to out; returns 0 (*out_len set) or SQ_ELIMIT (cap
+ * too small; *out_len is the size needed: 2 * token_len + 32 bytes always
+ * suffice). */
 SQ_EXTERN int sq_xsrf_encode(const uint8_t *token, size_t token_len, const uint8_t mask[4],
                              int64_t timestamp, char *out, size_t cap, size_t *out_len);
 
