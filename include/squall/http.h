@@ -65,6 +65,16 @@ SQ_EXTERN void sq_http_server_config_init(sq_http_server_config *cfg);
 SQ_EXTERN sq_http_server *sq_http_server_new(sq_loop *loop, const sq_http_server_config *cfg,
                                              sq_http_request_cb cb, void *arg);
 
+/* Sets a callback run when a request's head has been parsed, before its body
+ * is read (for a request without a body, the request callback follows at
+ * once). In it the application may answer at once (then the body is not
+ * read, and the connection closes after the response when a body was
+ * announced), raise the body limit (sq_http_req_set_max_body), or take the
+ * body in pieces (sq_http_req_stream_body). The request belongs to the
+ * application from this callback on, as from the request callback: it is
+ * finished exactly once. NULL removes it. */
+SQ_EXTERN void sq_http_server_set_head_cb(sq_http_server *srv, sq_http_request_cb head_cb);
+
 /* Binds and listens on host:port. host is a numeric IPv4 or IPv6 address
  * ("127.0.0.1", "::1", "0.0.0.0", "::") or a name resolved synchronously
  * (every address it resolves to is bound); NULL means all IPv4 and IPv6
@@ -122,6 +132,23 @@ SQ_EXTERN const char *sq_http_req_header(const sq_http_req *req, const char *nam
 /* The whole request body (length in *len); an empty body gives a non-NULL
  * pointer and 0. For a streamed body, NULL. */
 SQ_EXTERN const char *sq_http_req_body(const sq_http_req *req, size_t *len);
+
+/* From the head callback: deliver the body to on_data(req, data, len, arg)
+ * as it arrives (de-chunked, in pieces of at most the read size) instead of
+ * buffering it; the request callback then runs after the last piece, and
+ * sq_http_req_body() returns NULL. The data lives only during the call.
+ * on_data may answer the request (the rest of the body is then not read).
+ * SQ_ESTATE outside the head callback or for a request without a body. */
+SQ_EXTERN int sq_http_req_stream_body(sq_http_req *req,
+                                      void (*on_data)(sq_http_req *req, const char *data,
+                                                      size_t len, void *arg),
+                                      void *arg);
+
+/* From the head callback: this request's body limit in bytes, instead of
+ * the server's max_body_size (Tornado's set_max_body_size). A larger body is
+ * answered 413 and the connection closed. SQ_ESTATE outside the head
+ * callback or for a request without a body; SQ_EINVAL for 0. */
+SQ_EXTERN int sq_http_req_set_max_body(sq_http_req *req, uint64_t max);
 
 /* The peer's address, as the socket reports it. Returns 0 or an error. */
 SQ_EXTERN int sq_http_req_peer(const sq_http_req *req, struct sockaddr_storage *addr);

@@ -92,9 +92,23 @@ bool sq__is_token(const char *s, size_t len) {
 }
 
 /* A field value may hold visible bytes, obs-text, SP and HTAB; never CR, LF,
- * NUL or other controls (the response splitting guard). */
+ * NUL or other controls (the response splitting guard). Eight bytes at a time
+ * first: a word with no byte below 0x20 and none equal to 0x7f is fine
+ * (the classic "has a byte less than n" and "has a zero byte" word tricks);
+ * only a word that may hold one is checked byte by byte, since HTAB is
+ * allowed. */
 static bool valid_value(const char *s, size_t len) {
-    for (size_t i = 0; i < len; i++) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t below = (w - ones * 0x20) & ~w & highs;
+        uint64_t del = w ^ (ones * 0x7f);
+        uint64_t is_del = (del - ones) & ~del & highs;
+        if (below | is_del) break;
+    }
+    for (; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return false;
     }
@@ -224,8 +238,7 @@ int sq_http_set_status(sq_http_req *req, int status, const char *reason) {
     return 0;
 }
 
-static bool name_is(const char *name, size_t len, const char *lit) {
-    size_t n = strlen(lit);
+static bool name_is(const char *name, size_t len, const char *lit, size_t n) {
     if (len != n) return false;
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
@@ -241,7 +254,7 @@ int sq_http_add_header(sq_http_req *req, const char *name, size_t name_len, cons
     if (err && err != SQ_ECLOSED) return err;
     if (req->head_sent) return SQ_ESTATE;
     if (!sq__is_token(name, name_len) || !valid_value(value, value_len)) return SQ_EHEADER;
-    if (name_is(name, name_len, "content-length")) {
+    if (name_is(name, name_len, "content-length", 14)) {
         uint64_t v = 0;
         if (value_len == 0 || value_len > 19) return SQ_EHEADER;
         for (size_t i = 0; i < value_len; i++) {
@@ -295,6 +308,9 @@ int sq_http_flush(sq_http_req *req, void (*done)(sq_http_req *req, int status, v
 static int finish_common(sq_http_req *req, const char *body, size_t len) {
     sq_conn *c = req->conn;
     int err = 0;
+    /* Answered before its body arrived: the rest of the body would be read
+     * as the next request, so the connection ends with this response. */
+    if (req->body_pending) c->end_after_write = 1;
     if (!req->head_sent) err = emit_head(req, true, req->has_cl ? req->resp_cl : len);
     if (!err) err = emit_body(req, body, len);
     if (!err && req->chunked) {

@@ -35,6 +35,7 @@ static void process_input(sq_conn *c, char *data, size_t len);
 static void conn_end(sq_conn *c);
 static void server_maybe_shutdown_done(sq_http_server *srv);
 static void resume_accept(sq_http_server *srv);
+static int req_detach(sq_http_req *req, const char *start, size_t len);
 
 /* ---- configuration ---- */
 
@@ -332,6 +333,7 @@ void sq__conn_close(sq_conn *c) {
     if (req) {
         req->conn = NULL;
         if (req->state == SQ_REQ_APP) {
+            if (!req->detached && req->raw_head) req_detach(req, req->raw_head, req->raw_len);
             /* The application still holds it: tell it the client is gone.
              * It stays allocated until the application calls finish. */
             if (req->flush_cb) {
@@ -438,6 +440,9 @@ static sq_http_req *req_get(sq_conn *c) {
     req->data = NULL;
     req->close_cb = NULL;
     req->flush_cb = NULL;
+    req->stream_cb = NULL;
+    req->raw_head = NULL;
+    req->body_pending = 0;
     return req;
 }
 
@@ -476,7 +481,7 @@ void sq__req_release(sq_http_req *req) {
 /* Copies the head (and a body still in the read buffer) into the request's
  * own memory, so that it survives the read callback. */
 static int req_detach(sq_http_req *req, const char *start, size_t len) {
-    if (req->detached) return 0;
+    if (req->detached || !start) return 0;
     req->headbuf.len = 0;
     if (sq__buf_append(&req->headbuf, start, len)) return SQ_ENOMEM;
     const char *base = req->headbuf.data;
@@ -506,7 +511,7 @@ static int req_detach(sq_http_req *req, const char *start, size_t len) {
  * application answered before returning. */
 static bool dispatch(sq_conn *c, sq_http_req *req) {
     req->state = SQ_REQ_APP;
-    if (!req->body) req->body = "";
+    if (!req->body && !req->stream_cb) req->body = "";
     list_put(c, SQ_LIST_BUSY, 0);
     req->in_app = 1;
     c->srv->cb(req, c->srv->cb_arg);
@@ -554,13 +559,28 @@ static void keep_input(sq_conn *c, const char *data, size_t len) {
     c->in_len = (uint32_t)len;
 }
 
+/* Gives up on a request because the connection is failing: a request the
+ * application holds is orphaned (its close callback runs), any other is
+ * released. */
+static void req_abandon(sq_conn *c, sq_http_req *req) {
+    if (c->req == req) c->req = NULL;
+    if (req->state != SQ_REQ_APP) {
+        sq__req_release(req);
+        return;
+    }
+    if (!req->detached && req->raw_head) req_detach(req, req->raw_head, req->raw_len);
+    req->conn = NULL;
+    if (req->close_cb) {
+        void (*cb)(sq_http_req *, void *) = req->close_cb;
+        req->close_cb = NULL;
+        cb(req, req->close_arg);
+    }
+}
+
 static void parse_failed(sq_conn *c, sq_http_req *req) {
     sq_http_error e = c->parser.error;
     int status = sq_http_error_status(e);
-    if (req) {
-        c->req = NULL;
-        sq__req_release(req);
-    }
+    if (req) req_abandon(c, req);
     if (status == 0) { /* an HTTP/2 preface: no HTTP/1 answer makes sense */
         sq__conn_close(c);
         return;
@@ -568,7 +588,8 @@ static void parse_failed(sq_conn *c, sq_http_req *req) {
     sq__write_error_response(c, status, sq_http_error_str(e));
 }
 
-/* Reads body bytes into the request. Returns bytes consumed, or -1 when the
+/* Reads body bytes into the request (or hands them to its stream
+ * callback). Returns bytes consumed, or -1 when the request ended or the
  * connection failed (already handled). */
 static int64_t read_body(sq_conn *c, sq_http_req *req, char *data, size_t len) {
     size_t used = 0;
@@ -579,32 +600,33 @@ static int64_t read_body(sq_conn *c, sq_http_req *req, char *data, size_t len) {
             parse_failed(c, req);
             return -1;
         }
+        used += (size_t)n;
         if (span.kind == SQ_HTTP_SPAN_DATA && span.len) {
-            /* A body wholly inside this buffer is used in place. */
-            if (!req->body && req->bodybuf.len == 0 && req->head.body == SQ_HTTP_BODY_LENGTH &&
-                span.len == req->head.content_length) {
+            if (req->stream_cb) {
+                req->in_app = 1;
+                req->stream_cb(req, span.data, span.len, req->stream_arg);
+                req->in_app = 0;
+                if (c->req != req || c->closing) return -1; /* answered or gone */
+            } else if (!req->body && req->bodybuf.len == 0 &&
+                       req->head.body == SQ_HTTP_BODY_LENGTH &&
+                       span.len == req->head.content_length) {
+                /* A body wholly inside this buffer is used in place. */
                 req->body = span.data;
                 req->body_len = span.len;
             } else {
-                if (req->body && req->body != req->bodybuf.data) {
-                    /* Switch from in-place to owned. */
-                    req->bodybuf.len = 0;
-                    if (sq__buf_append(&req->bodybuf, req->body, req->body_len)) goto nomem;
+                if (sq__buf_append(&req->bodybuf, span.data, span.len)) {
+                    req_abandon(c, req);
+                    sq__write_error_response(c, 500, "out of memory");
+                    return -1;
                 }
-                if (sq__buf_append(&req->bodybuf, span.data, span.len)) goto nomem;
                 req->body = req->bodybuf.data;
                 req->body_len = req->bodybuf.len;
             }
         }
-        used += (size_t)n;
         if (n == 0 && span.kind == SQ_HTTP_SPAN_NONE) break;
     }
+    if (sq_http_body_done(&c->parser)) req->body_pending = 0;
     return (int64_t)used;
-nomem:
-    c->req = NULL;
-    sq__req_release(req);
-    sq__write_error_response(c, 500, "out of memory");
-    return -1;
 }
 
 static void write_continue(sq_conn *c) {
@@ -616,36 +638,71 @@ static void write_continue(sq_conn *c) {
     }
 }
 
+/* Keeps input that arrives while a request is being answered (pipelined
+ * requests), and stops reading when it piles up. Returns false when the
+ * connection failed. */
+static bool keep_pipelined(sq_conn *c, const char *data, size_t len) {
+    size_t old = c->in_len;
+    if ((size_t)c->in_len + len > c->srv->cfg.max_head_size && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (c->in && data >= c->in && data < c->in + c->in_cap) {
+        keep_input(c, data, len);
+        return !c->closing;
+    }
+    if (c->in_cap < old + len) {
+        char *p = realloc(c->in, old + len);
+        if (!p) {
+            sq__conn_close(c);
+            return false;
+        }
+        c->in = p;
+        c->in_cap = (uint32_t)(old + len);
+    }
+    memcpy(c->in + old, data, len);
+    c->in_len = (uint32_t)(old + len);
+    return true;
+}
+
+/* A head is complete: tell the application (head callback), check the body
+ * limit, and start on the body. Returns false when the request was answered
+ * or the connection failed before its body. */
+static bool head_done(sq_conn *c, sq_http_req *req) {
+    sq_http_server *srv = c->srv;
+    req->max_body = srv->cfg.max_body_size;
+    req->body_pending = req->head.body != SQ_HTTP_BODY_NONE;
+    if (srv->head_cb) {
+        req->state = SQ_REQ_APP;
+        list_put(c, SQ_LIST_BUSY, 0);
+        req->in_app = 1;
+        srv->head_cb(req, srv->cb_arg);
+        req->in_app = 0;
+        if (c->req != req || c->closing) return false;
+    }
+    if (req->body_pending) {
+        if (req->head.body == SQ_HTTP_BODY_LENGTH && req->head.content_length > req->max_body) {
+            c->parser.error = SQ_HTTP_E_BODY_TOO_LARGE;
+            parse_failed(c, req);
+            return false;
+        }
+        c->parser.max_body = req->max_body;
+        if (req->state != SQ_REQ_APP) req->state = SQ_REQ_BODY;
+    }
+    return true;
+}
+
 /* Parses and serves as many requests as `data` holds. Whatever cannot be
- * used yet is kept in conn->in. */
+ * used yet is kept in conn->in. On return, a request that outlives this
+ * call owns a copy of its head. */
 static void process_input(sq_conn *c, char *data, size_t len) {
     sq_http_server *srv = c->srv;
     while (len && !c->closing && !c->end_after_write && !c->lingering) {
         sq_http_req *req = c->req;
-        if (req && req->state == SQ_REQ_APP) {
-            /* Pipelined bytes behind a request still being answered: keep
-             * them, but stop reading when they pile up. */
-            if ((size_t)c->in_len + len > srv->cfg.max_head_size && c->reading) {
-                uv_read_stop((uv_stream_t *)&c->tcp);
-                c->reading = 0;
-            }
-            size_t old = c->in_len;
-            if (data >= c->in && data < c->in + c->in_cap) {
-                keep_input(c, data, len);
-            } else {
-                if (c->in_cap < old + len) {
-                    char *p = realloc(c->in, old + len);
-                    if (!p) {
-                        sq__conn_close(c);
-                        return;
-                    }
-                    c->in = p;
-                    c->in_cap = (uint32_t)(old + len);
-                }
-                memcpy(c->in + old, data, len);
-                c->in_len = (uint32_t)(old + len);
-            }
-            return;
+        if (req && !req->body_pending) {
+            /* Pipelined bytes behind a request still being answered. */
+            keep_pipelined(c, data, len);
+            break;
         }
         if (!req) {
             req = req_get(c);
@@ -669,49 +726,35 @@ static void process_input(sq_conn *c, char *data, size_t len) {
             }
             split_target(req);
             req->is_head = req->head.method_id == SQ_HTTP_HEAD;
-            char *head_start = data;
+            req->raw_head = data;
+            req->raw_len = (uint32_t)n;
             data += n;
             len -= (size_t)n;
             c->any_input = 0;
-            if (req->head.body != SQ_HTTP_BODY_NONE) {
-                if ((req->head.flags & SQ_HTTP_F_EXPECT_CONTINUE) && req->head.version_minor >= 1 &&
-                    (len == 0 || req->head.body == SQ_HTTP_BODY_CHUNKED ||
-                     len < req->head.content_length))
-                    write_continue(c);
-                req->state = SQ_REQ_BODY;
-                int64_t used = read_body(c, req, data, len);
-                if (used < 0) return;
-                data += used;
-                len -= (size_t)used;
-                if (!sq_http_body_done(&c->parser)) {
-                    /* The body continues in later reads. */
-                    if (req_detach(req, head_start, (size_t)n)) {
-                        sq__conn_close(c);
-                        return;
-                    }
-                    list_put(c, SQ_LIST_HEAD, srv->cfg.header_timeout_ms);
-                    return;
-                }
-            }
-            if (!dispatch(c, req)) {
-                if (!c->closing && req_detach(req, head_start, (size_t)n)) sq__conn_close(c);
-                continue; /* the rest of the input waits in conn->in */
-            }
-            continue;
+            if (!head_done(c, req)) continue;
+            if (req->body_pending && (req->head.flags & SQ_HTTP_F_EXPECT_CONTINUE) &&
+                req->head.version_minor >= 1 &&
+                (req->head.body == SQ_HTTP_BODY_CHUNKED || len < req->head.content_length))
+                write_continue(c);
         }
-        /* SQ_REQ_BODY: the body of a detached request continues. */
-        int64_t used = read_body(c, req, data, len);
-        if (used < 0) return;
-        data += used;
-        len -= (size_t)used;
-        if (!sq_http_body_done(&c->parser)) return;
-        if (!dispatch(c, req)) {
-            if (!c->closing) req_detach(req, NULL, 0);
+        if (req->body_pending) {
+            int64_t used = read_body(c, req, data, len);
+            if (used < 0) continue; /* answered or failed: the loop condition decides */
+            data += used;
+            len -= (size_t)used;
+            if (req->body_pending) {
+                /* The body continues in later reads; the whole body has the
+                 * head timeout to arrive. */
+                if (c->list != SQ_LIST_HEAD) list_put(c, SQ_LIST_HEAD, srv->cfg.header_timeout_ms);
+                break;
+            }
         }
+        dispatch(c, req);
     }
-    if (len && (c->end_after_write || c->lingering)) {
-        /* Input after a request that ends the connection is dropped. */
-    }
+    /* Whatever request outlives this call must not point into `data`. */
+    sq_http_req *req = c->req;
+    if (req && !req->detached && !c->closing && req_detach(req, req->raw_head, req->raw_len))
+        sq__conn_close(c);
 }
 
 /* Called by response.c when a request's response is complete and the
@@ -722,7 +765,7 @@ void sq__conn_request_done(sq_conn *c) {
     sq_http_parser_init(&c->parser, SQ_HTTP_REQUEST);
     c->parser.max_head = srv->cfg.max_head_size;
     c->parser.max_line = srv->cfg.max_line_size;
-    c->parser.max_body = srv->cfg.max_body_size;
+    c->parser.max_body = UINT64_MAX; /* head_done applies the request's limit */
     if (c->end_after_write) {
         sq__conn_flush(c);
         return;
@@ -751,7 +794,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     c->in_read = 1;
-    if (c->in_len && !(c->req && c->req->state == SQ_REQ_APP)) {
+    if (c->in_len && !(c->req && !c->req->body_pending)) {
         /* A partial head is waiting: append and parse the whole. */
         size_t total = (size_t)c->in_len + (size_t)nread;
         if (c->in_cap < total) {
@@ -803,7 +846,7 @@ static void accept_one(sq_http_server *srv, uv_stream_t *listener) {
     sq_http_parser_init(&c->parser, SQ_HTTP_REQUEST);
     c->parser.max_head = srv->cfg.max_head_size;
     c->parser.max_line = srv->cfg.max_line_size;
-    c->parser.max_body = srv->cfg.max_body_size;
+    c->parser.max_body = UINT64_MAX; /* head_done applies the request's limit */
     if (uv_read_start((uv_stream_t *)&c->tcp, read_alloc, on_read) != 0) {
         sq__conn_close(c);
         return;
@@ -1142,6 +1185,30 @@ sq_http_server *sq_http_req_server(const sq_http_req *req) { return req->srv; }
 sq_loop *sq_http_req_loop(const sq_http_req *req) { return req->loop; }
 void *sq_http_req_get_data(const sq_http_req *req) { return req->data; }
 void sq_http_req_set_data(sq_http_req *req, void *data) { req->data = data; }
+
+void sq_http_server_set_head_cb(sq_http_server *srv, sq_http_request_cb head_cb) {
+    srv->head_cb = head_cb;
+}
+
+int sq_http_req_stream_body(sq_http_req *req,
+                            void (*on_data)(sq_http_req *req, const char *data, size_t len, void *arg),
+                            void *arg) {
+    if (!req->conn) return SQ_ECLOSED;
+    if (!req->in_app || req->head_sent || !req->body_pending || req->stream_cb) return SQ_ESTATE;
+    req->stream_cb = on_data;
+    req->stream_arg = arg;
+    req->body = NULL;
+    req->body_len = 0;
+    return 0;
+}
+
+int sq_http_req_set_max_body(sq_http_req *req, uint64_t max) {
+    if (!req->conn) return SQ_ECLOSED;
+    if (!req->body_pending || !req->in_app) return SQ_ESTATE;
+    if (max == 0) return SQ_EINVAL;
+    req->max_body = max;
+    return 0;
+}
 
 void sq_http_req_on_close(sq_http_req *req, void (*cb)(sq_http_req *req, void *arg), void *arg) {
     req->close_cb = cb;

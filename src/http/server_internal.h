@@ -67,8 +67,15 @@ struct sq_http_req {
     unsigned is_head : 1;      /* a HEAD request: count the body, send none */
     unsigned no_body : 1;      /* 1xx, 204, 304: no body at all */
     unsigned detached : 1;     /* head copied into headbuf */
-    unsigned in_app : 1;       /* inside the request callback */
+    unsigned in_app : 1;       /* inside an application callback */
+    unsigned body_pending : 1; /* the body is still arriving */
     char *reason;              /* custom reason phrase (malloc'd) or NULL */
+
+    const char *raw_head;      /* where the head was parsed (valid inside process_input) */
+    uint32_t raw_len;
+    uint64_t max_body;         /* this request's body limit */
+    void (*stream_cb)(sq_http_req *, const char *, size_t, void *);
+    void *stream_arg;
 
     void *data;
     void (*close_cb)(sq_http_req *, void *);
@@ -111,6 +118,7 @@ struct sq_http_server {
     uv_loop_t *uv;
     sq_http_server_config cfg;
     sq_http_request_cb cb;
+    sq_http_request_cb head_cb;
     void *cb_arg;
 
     sq_listener **listeners;

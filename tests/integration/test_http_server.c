@@ -475,3 +475,92 @@ Test(http_server, graceful_shutdown_finishes_in_flight) {
     close(busy);
     sqt_stop(s);
 }
+
+/* ---- head callback and streamed request bodies ---- */
+
+typedef struct {
+    size_t total;
+    unsigned pieces;
+} stream_acc;
+
+static void on_piece(sq_http_req *req, const char *data, size_t len, void *arg) {
+    stream_acc *acc = arg;
+    acc->total += len;
+    acc->pieces++;
+}
+
+static void head_app(sq_http_req *req, void *arg) {
+    size_t plen;
+    const char *path = sq_http_req_path(req, &plen);
+    if (plen == 7 && !memcmp(path, "/denied", 7)) {
+        /* Answer before the body: the connection must close after it. */
+        sq_http_respond(req, 401, "text/plain", "no", 2);
+    } else if (plen == 7 && !memcmp(path, "/stream", 7)) {
+        stream_acc *acc = calloc(1, sizeof *acc);
+        sq_http_req_set_data(req, acc);
+        cr_assert_eq(sq_http_req_set_max_body(req, 1 << 20), 0);
+        cr_assert_eq(sq_http_req_stream_body(req, on_piece, acc), 0);
+    }
+}
+
+static void body_app(sq_http_req *req, void *arg) {
+    stream_acc *acc = sq_http_req_get_data(req);
+    char out[64];
+    int n;
+    if (acc) {
+        cr_assert_null(sq_http_req_body(req, NULL));
+        n = snprintf(out, sizeof out, "%zu bytes", acc->total);
+        free(acc);
+    } else {
+        size_t len;
+        sq_http_req_body(req, &len);
+        n = snprintf(out, sizeof out, "buffered %zu", len);
+    }
+    sq_http_respond(req, 200, "text/plain", out, (size_t)n);
+}
+
+static void set_head_cb(void *p) { sq_http_server_set_head_cb(sqt_http(p), head_app); }
+
+Test(http_server, head_callback_streams_and_limits_bodies) {
+    sq_http_server_config cfg;
+    sq_http_server_config_init(&cfg);
+    cfg.max_body_size = 100;
+    sqt_server *s = sqt_start(body_app, NULL, &cfg);
+    sqt_run_on_loop(s, set_head_cb, s);
+
+    /* A streamed body larger than the server's limit, allowed by the route. */
+    int fd = sqt_connect(sqt_port(s));
+    sqt_send(fd, "POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+    char chunk[1000];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 5; i++) {
+        sqt_sendn(fd, chunk, sizeof chunk);
+        usleep(5000);
+    }
+    cr_assert_gt(sqt_recv_response(fd, resp, sizeof resp, 0), 0);
+    cr_assert_str_eq(sqt_body(resp), "5000 bytes");
+    /* Chunked too, on the same connection. */
+    sqt_send(fd, "POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3e8\r\n");
+    sqt_sendn(fd, chunk, sizeof chunk);
+    sqt_send(fd, "\r\n0\r\n\r\n");
+    cr_assert_gt(sqt_recv_response(fd, resp, sizeof resp, 0), 0);
+    cr_assert_str_eq(sqt_body(resp), "1000 bytes");
+    /* Other routes keep the server's limit. */
+    sqt_send(fd, "POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n");
+    sqt_sendn(fd, chunk, 50);
+    cr_assert_gt(sqt_recv_response(fd, resp, sizeof resp, 0), 0);
+    cr_assert_str_eq(sqt_body(resp), "buffered 50");
+    close(fd);
+    expect_error(s, "POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413);
+
+    /* Answered in the head callback with a body announced: close after. */
+    fd = sqt_connect(sqt_port(s));
+    sqt_send(fd, "POST /denied HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789");
+    sqt_recv_all(fd, resp, sizeof resp);
+    cr_assert_eq(sqt_status(resp), 401);
+    cr_assert(strstr(resp, "Connection: close"));
+    cr_assert_str_eq(sqt_body(resp), "no");
+    close(fd);
+    sqt_stop(s);
+}
