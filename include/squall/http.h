@@ -72,7 +72,11 @@ SQ_EXTERN sq_http_server *sq_http_server_new(sq_loop *loop, const sq_http_server
  * announced), raise the body limit (sq_http_req_set_max_body), or take the
  * body in pieces (sq_http_req_stream_body). The request belongs to the
  * application from this callback on, as from the request callback: it is
- * finished exactly once. NULL removes it. */
+ * finished exactly once. One exception: when the request fails before its
+ * request callback (the body is too large or malformed, the client leaves)
+ * and no close callback was set, the server releases it itself; an
+ * application that keeps the pointer past the head callback sets a close
+ * callback. NULL removes it. */
 SQ_EXTERN void sq_http_server_set_head_cb(sq_http_server *srv, sq_http_request_cb head_cb);
 
 /* Binds and listens on host:port. host is a numeric IPv4 or IPv6 address

@@ -332,7 +332,7 @@ void sq__conn_close(sq_conn *c) {
     c->req = NULL;
     if (req) {
         req->conn = NULL;
-        if (req->state == SQ_REQ_APP) {
+        if (req->state == SQ_REQ_APP && (req->dispatched || req->close_cb)) {
             if (!req->detached && req->raw_head) req_detach(req, req->raw_head, req->raw_len);
             /* The application still holds it: tell it the client is gone.
              * It stays allocated until the application calls finish. */
@@ -443,6 +443,7 @@ static sq_http_req *req_get(sq_conn *c) {
     req->stream_cb = NULL;
     req->raw_head = NULL;
     req->body_pending = 0;
+    req->dispatched = 0;
     return req;
 }
 
@@ -511,6 +512,7 @@ static int req_detach(sq_http_req *req, const char *start, size_t len) {
  * application answered before returning. */
 static bool dispatch(sq_conn *c, sq_http_req *req) {
     req->state = SQ_REQ_APP;
+    req->dispatched = 1;
     if (!req->body && !req->stream_cb) req->body = "";
     list_put(c, SQ_LIST_BUSY, 0);
     req->in_app = 1;
@@ -564,7 +566,7 @@ static void keep_input(sq_conn *c, const char *data, size_t len) {
  * released. */
 static void req_abandon(sq_conn *c, sq_http_req *req) {
     if (c->req == req) c->req = NULL;
-    if (req->state != SQ_REQ_APP) {
+    if (req->state != SQ_REQ_APP || (!req->dispatched && !req->close_cb)) {
         sq__req_release(req);
         return;
     }

@@ -69,6 +69,7 @@ struct sq_http_req {
     unsigned detached : 1;     /* head copied into headbuf */
     unsigned in_app : 1;       /* inside an application callback */
     unsigned body_pending : 1; /* the body is still arriving */
+    unsigned dispatched : 1;   /* the request callback has run */
     char *reason;              /* custom reason phrase (malloc'd) or NULL */
 
     const char *raw_head;      /* where the head was parsed (valid inside process_input) */
