@@ -24,12 +24,12 @@ void sq__buf_free(sq_buf *b) {
 }
 
 size_t sq__u64toa(uint64_t v, char *p) {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
+    /* Count the digits first, then fill from the end: no reversal. */
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10) n++;
+    for (size_t i = n; i > 0; i--) {
+        p[i - 1] = (char)('0' + v % 10);
         v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) p[i] = tmp[n - 1 - i];
+    }
     return n;
 }

@@ -159,25 +159,37 @@ static int emit_head(sq_http_req *req, bool final, size_t body_len) {
         else req->until_close = 1;
     }
     bool close = closes_after(req);
-    const char *reason = req->reason ? req->reason : sq_http_reason(status);
-    size_t rlen = strlen(reason);
-    size_t date_len;
-    const char *date = sq__server_date(srv, &date_len);
-    size_t need = 16 + rlen + srv->server_len + date_len + req->rhead.len + 40 + 28 + 2;
+    const char *reason = NULL;
+    size_t rlen = 0;
+    if (status != 200 || req->reason) {
+        reason = req->reason ? req->reason : sq_http_reason(status);
+        rlen = strlen(reason);
+    }
+    size_t fixed_len;
+    const char *fixed = sq__server_fixed_headers(srv, &fixed_len);
+    size_t need = 16 + rlen + fixed_len + req->rhead.len + req->ctype_len + 16 + 40 + 28 + 2;
     if (sq__conn_out_reserve(c, need)) return SQ_ENOMEM;
     sq_buf *o = &c->out;
     size_t start = o->len;
-    PUT_LIT(o, "HTTP/1.1 ");
-    char *p = o->data + o->len;
-    p[0] = (char)('0' + status / 100);
-    p[1] = (char)('0' + status / 10 % 10);
-    p[2] = (char)('0' + status % 10);
-    p[3] = ' ';
-    o->len += 4;
-    put(o, reason, rlen);
-    PUT_LIT(o, "\r\n");
-    put(o, srv->server_line, srv->server_len);
-    put(o, date, date_len);
+    if (status == 200 && !req->reason) {
+        PUT_LIT(o, "HTTP/1.1 200 OK\r\n");
+    } else {
+        PUT_LIT(o, "HTTP/1.1 ");
+        char *p = o->data + o->len;
+        p[0] = (char)('0' + status / 100);
+        p[1] = (char)('0' + status / 10 % 10);
+        p[2] = (char)('0' + status % 10);
+        p[3] = ' ';
+        o->len += 4;
+        put(o, reason, rlen);
+        PUT_LIT(o, "\r\n");
+    }
+    put(o, fixed, fixed_len);
+    if (req->ctype) {
+        PUT_LIT(o, "Content-Type: ");
+        put(o, req->ctype, req->ctype_len);
+        PUT_LIT(o, "\r\n");
+    }
     put(o, req->rhead.data, req->rhead.len);
     if (!req->no_body && !req->has_cl) {
         if (final) {
@@ -350,9 +362,13 @@ int sq_http_respond(sq_http_req *req, int status, const char *content_type, cons
     int err = 0;
     if (!req->head_sent) {
         if ((err = sq_http_set_status(req, status, NULL))) return err;
-        if (content_type && (err = sq_http_add_header(req, "Content-Type", 12, content_type,
-                                                      strlen(content_type))))
-            return err;
+        if (content_type) {
+            /* Written straight into the head at finish, not via rhead. */
+            size_t n = strlen(content_type);
+            if (!valid_value(content_type, n)) return SQ_EHEADER;
+            req->ctype = content_type;
+            req->ctype_len = n;
+        }
     }
     if (req->rbody.len) {
         if ((err = sq_http_write(req, body, len))) return err;
@@ -368,17 +384,16 @@ int sq__write_error_response(sq_conn *c, int status, const char *detail) {
     char body[160];
     int blen = snprintf(body, sizeof body, "%d %s: %s\n", status, reason, detail ? detail : "");
     if (blen < 0 || (size_t)blen >= sizeof body) blen = (int)sizeof body - 1;
-    size_t date_len;
-    const char *date = sq__server_date(srv, &date_len);
-    if (sq__conn_out_reserve(c, 256 + (size_t)blen + srv->server_len)) {
+    size_t fixed_len;
+    const char *fixed = sq__server_fixed_headers(srv, &fixed_len);
+    if (sq__conn_out_reserve(c, 256 + (size_t)blen + fixed_len)) {
         sq__conn_close(c);
         return SQ_ENOMEM;
     }
     sq_buf *o = &c->out;
     size_t start = o->len;
     sq__append_status_line(o, 1, status, reason);
-    put(o, srv->server_line, srv->server_len);
-    put(o, date, date_len);
+    put(o, fixed, fixed_len);
     PUT_LIT(o, "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: ");
     o->len += sq__u64toa((uint64_t)blen, o->data + o->len);
     PUT_LIT(o, "\r\n\r\n");

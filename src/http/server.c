@@ -174,18 +174,19 @@ static void undefer(sq_conn *c) {
 
 /* ---- Date header, refreshed at most once a second ---- */
 
-const char *sq__server_date(sq_http_server *srv, size_t *len) {
+const char *sq__server_fixed_headers(sq_http_server *srv, size_t *len) {
     uint64_t now = uv_now(srv->uv);
-    if (srv->date_len == 0 || now - srv->date_ms >= 1000) {
+    if (srv->fixed_len == 0 || now - srv->date_ms >= 1000) {
         time_t t = time(NULL);
         struct tm tm;
         gmtime_r(&t, &tm);
-        srv->date_len = strftime(srv->date_line, sizeof srv->date_line,
-                                 "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        srv->fixed_len = srv->server_len +
+                         strftime(srv->fixed + srv->server_len, sizeof srv->fixed - srv->server_len,
+                                  "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         srv->date_ms = now;
     }
-    *len = srv->date_len;
-    return srv->date_line;
+    *len = srv->fixed_len;
+    return srv->fixed;
 }
 
 /* ---- output ---- */
@@ -441,6 +442,8 @@ static sq_http_req *req_get(sq_conn *c) {
     req->close_cb = NULL;
     req->flush_cb = NULL;
     req->stream_cb = NULL;
+    req->ctype = NULL;
+    req->ctype_len = 0;
     req->raw_head = NULL;
     req->body_pending = 0;
     req->dispatched = 0;
@@ -514,7 +517,6 @@ static bool dispatch(sq_conn *c, sq_http_req *req) {
     req->state = SQ_REQ_APP;
     req->dispatched = 1;
     if (!req->body && !req->stream_cb) req->body = "";
-    list_put(c, SQ_LIST_BUSY, 0);
     req->in_app = 1;
     c->srv->cb(req, c->srv->cb_arg);
     req->in_app = 0;
@@ -676,7 +678,6 @@ static bool head_done(sq_conn *c, sq_http_req *req) {
     req->body_pending = req->head.body != SQ_HTTP_BODY_NONE;
     if (srv->head_cb) {
         req->state = SQ_REQ_APP;
-        list_put(c, SQ_LIST_BUSY, 0);
         req->in_app = 1;
         srv->head_cb(req, srv->cb_arg);
         req->in_app = 0;
@@ -753,10 +754,16 @@ static void process_input(sq_conn *c, char *data, size_t len) {
         }
         dispatch(c, req);
     }
-    /* Whatever request outlives this call must not point into `data`. */
+    /* A request that outlives this call must not point into `data`, and
+     * waits in the busy list (requests answered at once never enter it). */
     sq_http_req *req = c->req;
-    if (req && !req->detached && !c->closing && req_detach(req, req->raw_head, req->raw_len))
-        sq__conn_close(c);
+    if (req && !c->closing) {
+        if (!req->detached && req_detach(req, req->raw_head, req->raw_len)) {
+            sq__conn_close(c);
+            return;
+        }
+        if (!req->body_pending && c->list != SQ_LIST_BUSY) list_put(c, SQ_LIST_BUSY, 0);
+    }
 }
 
 /* Called by response.c when a request's response is complete and the
@@ -933,9 +940,8 @@ sq_http_server *sq_http_server_new(sq_loop *loop, const sq_http_server_config *c
     uv_idle_init(srv->uv, &srv->idle);
     srv->idle.data = srv;
     if (srv->cfg.server_name && *srv->cfg.server_name) {
-        int n = snprintf(srv->server_line, sizeof srv->server_line, "Server: %s\r\n",
-                         srv->cfg.server_name);
-        bool ok = n > 0 && (size_t)n < sizeof srv->server_line;
+        int n = snprintf(srv->fixed, 128, "Server: %s\r\n", srv->cfg.server_name);
+        bool ok = n > 0 && n < 128;
         for (const char *p = srv->cfg.server_name; ok && *p; p++)
             if ((unsigned char)*p < 0x20 || *p == 0x7f) ok = false;
         srv->server_len = ok ? (size_t)n : 0;
@@ -1072,15 +1078,18 @@ int sq_http_server_shutdown(sq_http_server *srv, uint32_t timeout_ms,
     srv->shutdown_cb = done;
     srv->shutdown_arg = arg;
     close_listeners(srv);
-    /* Idle connections and connections still waiting for a head close now. */
-    while (srv->lists[SQ_LIST_IDLE].first) sq__conn_close(srv->lists[SQ_LIST_IDLE].first);
-    for (sq_conn *c = srv->lists[SQ_LIST_HEAD].first, *next; c; c = next) {
-        next = c->next;
-        if (!c->req && !c->lingering) sq__conn_close(c);
+    /* Idle connections and connections still waiting for a head close now
+     * (one whose request is being answered right now, when shutdown is
+     * called from a request callback, finishes it first). */
+    for (int which = SQ_LIST_HEAD; which <= SQ_LIST_IDLE; which++) {
+        for (sq_conn *c = srv->lists[which].first, *next; c; c = next) {
+            next = c->next;
+            if (!c->req && !c->lingering) sq__conn_close(c);
+        }
     }
     /* Busy ones finish their request, then close. */
-    for (sq_conn *c = srv->lists[SQ_LIST_BUSY].first; c; c = c->next) c->end_after_write = 1;
-    for (sq_conn *c = srv->lists[SQ_LIST_HEAD].first; c; c = c->next) c->end_after_write = 1;
+    for (int which = SQ_LIST_HEAD; which < SQ_LIST_COUNT; which++)
+        for (sq_conn *c = srv->lists[which].first; c; c = c->next) c->end_after_write = 1;
     srv->timer_due = UINT64_MAX; /* list_put must not re-arm the deadline timer */
     uv_timer_start(&srv->timer, on_shutdown_deadline, timeout_ms, 0);
     if (srv->nconns == 0) {

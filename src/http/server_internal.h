@@ -56,6 +56,8 @@ struct sq_http_req {
 
     /* The response. */
     sq_buf rhead;              /* "Name: value\r\n" lines set by the application */
+    const char *ctype;         /* Content-Type given to sq_http_respond (validated) */
+    size_t ctype_len;
     sq_buf rbody;              /* body written but not yet flushed */
     uint64_t resp_cl;          /* Content-Length set by the application */
     uint16_t status;
@@ -142,11 +144,13 @@ struct sq_http_server {
     size_t nfree_bufs;
     size_t cap_free_bufs;
 
-    char date_line[48];        /* "Date: ...\r\n" */
-    size_t date_len;
+    /* "Server: ...\r\nDate: ...\r\n": the headers every response starts
+     * with, one copy per response; the date part is refreshed at most once
+     * a second. */
+    char fixed[176];
+    size_t fixed_len;
+    size_t server_len;         /* length of the Server line (0: none) */
     uint64_t date_ms;          /* loop time of the last refresh */
-    char server_line[128];     /* "Server: ...\r\n" or empty */
-    size_t server_len;
 
     uint32_t shutdown_timeout;
     void (*shutdown_cb)(sq_http_server *, void *);
@@ -165,7 +169,7 @@ void sq__conn_flush(sq_conn *c);
 void sq__conn_request_done(sq_conn *c);
 void sq__conn_close(sq_conn *c);
 void sq__conn_defer(sq_conn *c);
-const char *sq__server_date(sq_http_server *srv, size_t *len);
+const char *sq__server_fixed_headers(sq_http_server *srv, size_t *len);
 void sq__req_release(sq_http_req *req);
 
 /* response.c */
