@@ -123,10 +123,13 @@ SQ_EXTERN const sq_http_head *sq_http_req_head(const sq_http_req *req);
 /* The method as a known value; the name is in sq_http_req_head(req)->method. */
 SQ_EXTERN sq_http_method sq_http_req_method(const sq_http_req *req);
 
-/* The request target split at the first '?': the path (never empty for
- * origin-form) and the query without '?' (length 0 when absent). Neither is
- * NUL-terminated; both are raw (not percent-decoded). */
+/* The path of the request target: everything before the first '?' (never
+ * empty for origin-form), its length in *len. Raw (not percent-decoded),
+ * not NUL-terminated. */
 SQ_EXTERN const char *sq_http_req_path(const sq_http_req *req, size_t *len);
+
+/* The query of the request target: everything after the first '?', without
+ * it (length 0 when there is none). Raw, not NUL-terminated. */
 SQ_EXTERN const char *sq_http_req_query(const sq_http_req *req, size_t *len);
 
 /* The value of the first header named name (case-insensitive), its length in
@@ -157,13 +160,18 @@ SQ_EXTERN int sq_http_req_set_max_body(sq_http_req *req, uint64_t max);
 /* The peer's address, as the socket reports it. Returns 0 or an error. */
 SQ_EXTERN int sq_http_req_peer(const sq_http_req *req, struct sockaddr_storage *addr);
 
-/* The server and loop the request belongs to. */
+/* The server the request came through; NULL once the server was closed
+ * while the application still held the request. */
 SQ_EXTERN sq_http_server *sq_http_req_server(const sq_http_req *req);
+
+/* The loop the request runs on (valid for the request's whole life). */
 SQ_EXTERN sq_loop *sq_http_req_loop(const sq_http_req *req);
 
 /* A pointer-sized slot for the layer above (the web framework keeps its
- * handler state here). Starts NULL for every request. */
+ * handler state here). NULL for every new request. */
 SQ_EXTERN void *sq_http_req_get_data(const sq_http_req *req);
+
+/* Sets the slot read by sq_http_req_get_data(); squall never frees it. */
 SQ_EXTERN void sq_http_req_set_data(sq_http_req *req, void *data);
 
 /* Sets the callback run when the client goes away (or the server is closed)
