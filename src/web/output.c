@@ -1,0 +1,601 @@
+/* Output: status, headers, body, JSON, flush, finish (ETag and 304),
+ * errors, redirects, cookies (plain and signed), XSRF tokens, the access
+ * log.
+ *
+ * The response is kept in the request object until the first flush or the
+ * finish, so that send_error can still clear it (Tornado's clear()) and
+ * finish can hash it for the ETag; then it goes to the HTTP layer in one
+ * piece (sq_http_respond when it can, which copies the body once, straight
+ * into the connection's output).
+ */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "web/web_internal.h"
+
+static const char json_ctype[] = "application/json; charset=UTF-8";
+
+static int check_writable(const sq_req *r) {
+    if (r->finished) return SQ_ESTATE;
+    return 0;
+}
+
+static int check_head_open(const sq_req *r) {
+    if (r->finished || r->flushed) return SQ_ESTATE;
+    return 0;
+}
+
+/* RFC 9110 token characters. */
+static bool is_token(const char *s, size_t n) {
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) continue;
+        if (!strchr("!#$%&'*+-.^_`|~", c) || c == 0) return false;
+    }
+    return true;
+}
+
+static bool value_ok(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    }
+    return true;
+}
+
+int sq_set_status(sq_req *req, int status, const char *reason) {
+    int err = check_head_open(req);
+    if (err) return err;
+    if (status < 100 || status > 599) return SQ_EINVAL;
+    if (reason) {
+        size_t n = strlen(reason);
+        if (!value_ok(reason, n)) return SQ_EINVAL;
+        if (!(reason = sq_req_strndup(req, reason, n))) return SQ_ENOMEM;
+    }
+    req->status = status;
+    req->reason = reason;
+    return 0;
+}
+
+int sq_get_status(const sq_req *req) { return req->status; }
+
+static void remove_headers(sq_req *r, const char *name, size_t n) {
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < r->nhdrs; i++)
+        if (!sq__ieq(r->hdrs[i].name, r->hdrs[i].name_len, name, n)) r->hdrs[j++] = r->hdrs[i];
+    r->nhdrs = j;
+}
+
+static int header_common(sq_req *r, const char *name, const char *value, bool replace) {
+    int err = check_head_open(r);
+    if (err) return err;
+    size_t n = strlen(name), vn = strlen(value);
+    if (!is_token(name, n) || !value_ok(value, vn)) return SQ_EHEADER;
+    if (sq__ieq(name, n, "date", 4) || sq__ieq(name, n, "server", 6) ||
+        sq__ieq(name, n, "transfer-encoding", 17) || sq__ieq(name, n, "connection", 10))
+        return SQ_EINVAL;
+    char *v = sq_req_strndup(r, value, vn);
+    if (!v) return SQ_ENOMEM;
+    if (sq__ieq(name, n, "content-type", 12)) {
+        r->ctype = v;
+        return 0;
+    }
+    if (replace) remove_headers(r, name, n);
+    if (r->nhdrs == r->hdrs_cap) {
+        uint32_t cap = r->hdrs_cap ? r->hdrs_cap * 2 : 8;
+        sq_hdr *h = sq__arena_alloc(&r->arena, cap * sizeof *h);
+        if (!h) return SQ_ENOMEM;
+        if (r->nhdrs) memcpy(h, r->hdrs, r->nhdrs * sizeof *h);
+        r->hdrs = h;
+        r->hdrs_cap = cap;
+    }
+    char *nm = sq_req_strndup(r, name, n);
+    if (!nm) return SQ_ENOMEM;
+    r->hdrs[r->nhdrs++] = (sq_hdr){nm, v, (uint32_t)n, (uint32_t)vn};
+    if (sq__ieq(name, n, "etag", 4)) r->has_etag = true;
+    return 0;
+}
+
+int sq_set_header(sq_req *req, const char *name, const char *value) {
+    return header_common(req, name, value, true);
+}
+
+int sq_add_header(sq_req *req, const char *name, const char *value) {
+    return header_common(req, name, value, false);
+}
+
+int sq_clear_header(sq_req *req, const char *name) {
+    int err = check_head_open(req);
+    if (err) return err;
+    size_t n = strlen(name);
+    if (sq__ieq(name, n, "content-type", 12)) req->ctype = NULL;
+    remove_headers(req, name, n);
+    if (sq__ieq(name, n, "etag", 4)) req->has_etag = false;
+    return 0;
+}
+
+int sq_write(sq_req *req, const void *data, size_t len) {
+    int err = check_writable(req);
+    if (err) return err;
+    if (req->closed) return SQ_ECLOSED;
+    return sq__buf_append(&req->out, data, len);
+}
+
+int sq_write_str(sq_req *req, const char *s) { return sq_write(req, s, strlen(s)); }
+
+int sq_vwritef(sq_req *req, const char *fmt, va_list ap) {
+    int err = check_writable(req);
+    if (err) return err;
+    if (req->closed) return SQ_ECLOSED;
+    va_list ap2;
+    va_copy(ap2, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return SQ_EINVAL;
+    }
+    if ((size_t)n < sizeof small) {
+        va_end(ap2);
+        return sq__buf_append(&req->out, small, (size_t)n);
+    }
+    if ((err = sq__buf_reserve(&req->out, (size_t)n + 1))) {
+        va_end(ap2);
+        return err;
+    }
+    vsnprintf(req->out.data + req->out.len, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    req->out.len += (size_t)n;
+    return 0;
+}
+
+int sq_writef(sq_req *req, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = sq_vwritef(req, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* jansson's output, with "</" written as "<\/" as Tornado's json_encode
+ * does, so that JSON is safe inside <script>. */
+typedef struct {
+    sq_buf *b;
+    char last;
+    int err;
+} json_sink;
+
+static int json_put(const char *buf, size_t size, void *data) {
+    json_sink *s = data;
+    if ((size == 6 || size == 12) && buf[0] == '\\' && buf[1] == 'u') {
+        /* jansson writes \u escapes in upper case, Python in lower case. */
+        char low[12];
+        for (size_t i = 0; i < size; i++)
+            low[i] = (buf[i] >= 'A' && buf[i] <= 'F') ? (char)(buf[i] + 32) : buf[i];
+        s->last = 0;
+        return (s->err = sq__buf_append(s->b, low, size)) ? -1 : 0;
+    }
+    for (size_t i = 0; i < size;) {
+        if (s->last == '<' && buf[i] == '/') {
+            if ((s->err = sq__buf_append(s->b, "\\", 1))) return -1;
+        }
+        size_t j = i + 1;
+        while (j < size && !(buf[j - 1] == '<' && buf[j] == '/')) j++;
+        if ((s->err = sq__buf_append(s->b, buf + i, j - i))) return -1;
+        s->last = buf[j - 1];
+        i = j;
+    }
+    return 0;
+}
+
+int sq_write_json(sq_req *req, const json_t *json) {
+    int err = check_writable(req);
+    if (err) return err;
+    if (req->closed) return SQ_ECLOSED;
+    if (!json || !json_is_object(json)) return SQ_EINVAL;
+    size_t mark = req->out.len;
+    json_sink s = {&req->out, 0, 0};
+    if (json_dump_callback(json, json_put, &s, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) != 0) {
+        req->out.len = mark;
+        return s.err ? s.err : SQ_EINVAL;
+    }
+    req->ctype = json_ctype;
+    return 0;
+}
+
+int sq_write_json_str(sq_req *req, const char *json) {
+    int err = sq_write(req, json, strlen(json));
+    if (!err) req->ctype = json_ctype;
+    return err;
+}
+
+/* ---- sending ---- */
+
+static bool no_body_status(int s) { return s < 200 || s == 204 || s == 304; }
+
+/* Headers and status to the HTTP request; Content-Type too unless
+ * with_ctype is false (sq_http_respond takes it separately). */
+static int emit_head(sq_req *r, bool with_ctype) {
+    sq_http_req *h = r->http;
+    int err = 0;
+    if ((r->status != 200 || r->reason) && (err = sq_http_set_status(h, r->status, r->reason)))
+        return err;
+    if (with_ctype && r->ctype && !no_body_status(r->status) &&
+        (err = sq_http_add_header(h, "Content-Type", 12, r->ctype, strlen(r->ctype))))
+        return err;
+    for (uint32_t i = 0; i < r->nhdrs; i++)
+        if ((err = sq_http_add_header(h, r->hdrs[i].name, r->hdrs[i].name_len, r->hdrs[i].value,
+                                      r->hdrs[i].value_len)))
+            return err;
+    return 0;
+}
+
+static void flush_tramp(sq_http_req *h, int status, void *arg) {
+    sq_req *r = arg;
+    void (*cb)(sq_req *, int, void *) = r->flush_cb;
+    r->flush_cb = NULL;
+    if (!cb) return;
+    r->depth++;
+    cb(r, status, r->flush_arg);
+    r->depth--;
+    sq__req_release_maybe(r);
+}
+
+int sq_flush(sq_req *req, void (*done)(sq_req *req, int status, void *arg), void *arg) {
+    int err = check_writable(req);
+    if (err) return err;
+    if (req->closed) return SQ_ECLOSED;
+    if (done && req->flush_cb) return SQ_EBUSY;
+    if (!req->flushed) {
+        if ((err = emit_head(req, true))) return err;
+        req->flushed = true;
+    }
+    if (req->out.len) {
+        if ((err = sq_http_write(req->http, req->out.data, req->out.len))) return err;
+        req->out.len = 0;
+    }
+    if (done) {
+        req->flush_cb = done;
+        req->flush_arg = arg;
+        err = sq_http_flush(req->http, flush_tramp, req);
+        if (err) req->flush_cb = NULL;
+        return err;
+    }
+    return sq_http_flush(req->http, NULL, NULL);
+}
+
+/* Tornado's compute_etag over the unflushed body, with the app's reused
+ * digest context (no allocation per request). */
+static int etag_of(sq_req *r, char out[SQ_ETAG_SIZE]) {
+    sq_app *app = r->app;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_DigestInit_ex(app->md_ctx, app->sha1, NULL) ||
+        (r->out.len && !EVP_DigestUpdate(app->md_ctx, r->out.data, r->out.len)) ||
+        !EVP_DigestFinal_ex(app->md_ctx, md, &mdlen))
+        return SQ_ENOMEM;
+    static const char hex[] = "0123456789abcdef";
+    out[0] = '"';
+    for (unsigned i = 0; i < mdlen && i < 20; i++) {
+        out[1 + 2 * i] = hex[md[i] >> 4];
+        out[2 + 2 * i] = hex[md[i] & 15];
+    }
+    out[41] = '"';
+    out[42] = 0;
+    return 0;
+}
+
+static void access_log(sq_req *r) {
+    sq_app *app = r->app;
+    int st = r->status;
+    const sq_http_head *h = sq_http_req_head(r->http);
+    const char *ip = sq_req_remote_ip(r);
+    r->end_ns = uv_hrtime();
+    double ms = sq_req_time(r) * 1000.0;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%d %.*s %.*s (%s) %.2fms", st, (int)h->method_len,
+                     h->method, (int)(h->target_len > 800 ? 800 : h->target_len), h->target,
+                     ip ? ip : "", ms);
+    (void)n;
+    sq_log_level lv = st < 400 ? SQ_LOG_INFO : st < 500 ? SQ_LOG_WARNING : SQ_LOG_ERROR;
+    app->settings.access_log(r, lv, line, app->settings.access_log_arg);
+}
+
+int sq_finish(sq_req *req) {
+    sq_req *r = req;
+    if (r->finished) return SQ_ESTATE;
+    r->depth++;
+    sq_http_req *h = r->http;
+    int err = 0;
+    sq_http_method m = sq_http_req_method(h);
+    if (!r->flushed && !r->closed) {
+        if (r->status == 200 && (m == SQ_HTTP_GET || m == SQ_HTTP_HEAD) && !r->has_etag &&
+            !r->app->settings.no_etag) {
+            char etag[SQ_ETAG_SIZE];
+            if (etag_of(r, etag) == 0) {
+                size_t inm_len;
+                const char *inm = sq_http_req_header(h, "If-None-Match", &inm_len);
+                if (sq_http_add_header(h, "Etag", 4, etag, SQ_ETAG_SIZE - 1) == 0 && inm &&
+                    sq_etag_matches(inm, inm_len, etag, SQ_ETAG_SIZE - 1)) {
+                    r->status = 304;
+                    r->out.len = 0;
+                }
+            }
+        }
+        if (no_body_status(r->status)) r->out.len = 0;
+    }
+    if (r->app->settings.access_log) access_log(r);
+    else r->end_ns = sq_loop_time(r->app->loop) * 1000000ull;
+    r->finished = true;
+    sq_http_req_on_close(h, NULL, NULL);
+    if (r->closed) {
+        err = sq_http_finish(h);
+    } else if (r->flushed) {
+        if (r->out.len) (void)sq_http_write(h, r->out.data, r->out.len);
+        err = sq_http_finish(h);
+    } else if (!r->reason) {
+        if ((err = emit_head(r, false)) == 0)
+            err = sq_http_respond(h, r->status, no_body_status(r->status) ? NULL : r->ctype,
+                                  r->out.data, r->out.len);
+        else
+            (void)sq_http_respond(h, 500, NULL, NULL, 0);
+    } else {
+        if ((err = emit_head(r, true)) == 0) err = sq_http_write(h, r->out.data, r->out.len);
+        int ferr = sq_http_finish(h);
+        if (!err) err = ferr;
+    }
+    r->out.len = 0;
+    r->http = NULL;
+    if (r->handler && r->handler->on_finish && r->phase != SQ_PH_HEAD) r->handler->on_finish(r);
+    r->depth--;
+    sq__req_release_maybe(r);
+    return err;
+}
+
+/* ---- errors ---- */
+
+static bool wants_json(sq_req *r) {
+    size_t n;
+    const char *a = sq__header_n(r, "Accept", &n);
+    if (!a) return false;
+    static const char needle[] = "application/json";
+    for (size_t i = 0; i + sizeof needle - 1 <= n; i++)
+        if (sq__ieq(a + i, sizeof needle - 1, needle, sizeof needle - 1)) return true;
+    return false;
+}
+
+static void default_write_error(sq_req *r, int status) {
+    const char *reason = r->reason ? r->reason : sq_http_reason(status);
+    const char *detail = r->app->settings.debug ? r->err_detail : NULL;
+    char esc[512], desc[1024];
+    size_t el = 0, dl = 0;
+    if (wants_json(r)) {
+        if (sq_json_escape(reason, strlen(reason), esc, sizeof esc, &el)) el = 0;
+        if (detail && sq_json_escape(detail, strlen(detail), desc, sizeof desc, &dl)) dl = 0;
+        if (detail)
+            sq_writef(r, "{\"error\": {\"code\": %d, \"message\": \"%.*s\", \"detail\": \"%.*s\"}}",
+                      status, (int)el, esc, (int)dl, desc);
+        else
+            sq_writef(r, "{\"error\": {\"code\": %d, \"message\": \"%.*s\"}}", status, (int)el, esc);
+        r->ctype = json_ctype;
+        return;
+    }
+    if (sq_xhtml_escape(reason, strlen(reason), esc, sizeof esc, &el)) el = 0;
+    if (detail) {
+        if (sq_xhtml_escape(detail, strlen(detail), desc, sizeof desc, &dl)) dl = 0;
+        sq_writef(r, "<html><title>%d: %.*s</title><body>%d: %.*s<pre>%.*s</pre></body></html>",
+                  status, (int)el, esc, status, (int)el, esc, (int)dl, desc);
+    } else {
+        sq_writef(r, "<html><title>%d: %.*s</title><body>%d: %.*s</body></html>", status, (int)el,
+                  esc, status, (int)el, esc);
+    }
+}
+
+int sq__send_error_detail(sq_req *r, int status, const char *reason, const char *detail) {
+    if (r->finished) return SQ_ESTATE;
+    if (detail) r->err_detail = detail;
+    if (r->flushed || r->closed) return sq_finish(r);
+    r->depth++;
+    sq__reset_output(r);
+    if (r->handler->set_default_headers && r->phase != SQ_PH_HEAD) r->handler->set_default_headers(r);
+    if (!r->finished) {
+        if (sq_set_status(r, status, reason)) sq_set_status(r, 500, NULL);
+        r->error_sent = true;
+        if (r->status == 405) {
+            char allow[80];
+            sq_set_header(r, "Allow", sq__allow_header(r, allow, sizeof allow));
+        }
+        if (r->status != 304) {
+            if (r->handler->write_error) r->handler->write_error(r, r->status);
+            else default_write_error(r, r->status);
+        }
+    }
+    r->depth--;
+    if (!r->finished) return sq_finish(r);
+    sq__req_release_maybe(r);
+    return 0;
+}
+
+int sq_send_error(sq_req *req, int status, const char *reason) {
+    return sq__send_error_detail(req, status, reason, NULL);
+}
+
+int sq_redirect(sq_req *req, const char *url, int status) {
+    if (req->finished || req->flushed) return SQ_ESTATE;
+    if (status == 0) status = 302;
+    if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+        return SQ_EINVAL;
+    int err = sq_set_header(req, "Location", url);
+    if (err) return err;
+    req->status = status;
+    req->reason = NULL;
+    return sq_finish(req);
+}
+
+/* ---- cookies ---- */
+
+int sq_set_cookie(sq_req *req, const char *name, const char *value, const sq_cookie_attrs *attrs) {
+    int err = check_head_open(req);
+    if (err) return err;
+    sq_cookie_attrs a = {0};
+    if (attrs) a = *attrs;
+    if (!a.path) a.path = "/";
+    size_t need = 0;
+    char small[512];
+    err = sq_cookie_format(small, sizeof small, name, value, &a, &need);
+    const char *line = small;
+    if (err == SQ_ELIMIT) {
+        char *big = sq__arena_alloc(&req->arena, need + 1);
+        if (!big) return SQ_ENOMEM;
+        err = sq_cookie_format(big, need + 1, name, value, &a, &need);
+        line = big;
+    }
+    if (err) return err;
+    /* Tornado keeps one Set-Cookie per name: a later set replaces it. */
+    size_t nl = strlen(name);
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < req->nhdrs; i++) {
+        sq_hdr *h = &req->hdrs[i];
+        if (sq__ieq(h->name, h->name_len, "set-cookie", 10) && h->value_len > nl &&
+            memcmp(h->value, name, nl) == 0 && h->value[nl] == '=')
+            continue;
+        req->hdrs[j++] = *h;
+    }
+    req->nhdrs = j;
+    return sq_add_header(req, "Set-Cookie", line);
+}
+
+int sq_clear_cookie(sq_req *req, const char *name, const char *path, const char *domain) {
+    sq_cookie_attrs a = {0};
+    a.path = path ? path : "/";
+    a.domain = domain;
+    a.expires = (int64_t)time(NULL) - 365 * 86400;
+    return sq_set_cookie(req, name, "", &a);
+}
+
+int sq_set_signed_cookie(sq_req *req, const char *name, const void *value, size_t len,
+                         double expires_days) {
+    sq_app *app = req->app;
+    if (!app->secret.secret && !app->secret.keys) return SQ_EINVAL;
+    if (expires_days <= 0) expires_days = 30;
+    int64_t now = (int64_t)time(NULL);
+    size_t need = 0;
+    int err = sq_signed_value_create(&app->secret, 2, app->settings.key_version, name, strlen(name),
+                                     value, len, now, NULL, 0, &need);
+    if (err != SQ_ELIMIT && err) return err;
+    char *buf = sq__arena_alloc(&req->arena, need + 1);
+    if (!buf) return SQ_ENOMEM;
+    err = sq_signed_value_create(&app->secret, 2, app->settings.key_version, name, strlen(name),
+                                 value, len, now, buf, need + 1, &need);
+    if (err) return err;
+    buf[need] = 0;
+    sq_cookie_attrs a = {0};
+    a.expires = now + (int64_t)(expires_days * 86400);
+    return sq_set_cookie(req, name, buf, &a);
+}
+
+/* ---- XSRF ---- */
+
+const char *sq_xsrf_token(sq_req *req) {
+    if (req->xsrf_token) return req->xsrf_token;
+    const char *cookie = sq_get_cookie(req, "_xsrf", NULL);
+    uint8_t token[64];
+    size_t tlen = 0;
+    int64_t ts = 0;
+    int version = 0;
+    bool have = false;
+    if (cookie && sq_xsrf_decode(cookie, strlen(cookie), token, sizeof token, &tlen, &version,
+                                 &ts) == 0 && tlen > 0)
+        have = true;
+    if (!have) {
+        if (RAND_bytes(token, SQ_XSRF_TOKEN_SIZE) != 1) return NULL;
+        tlen = SQ_XSRF_TOKEN_SIZE;
+        ts = (int64_t)time(NULL);
+    } else if (version == 1 || ts == 0) {
+        ts = (int64_t)time(NULL);
+    }
+    uint8_t mask[4];
+    if (RAND_bytes(mask, 4) != 1) return NULL;
+    size_t cap = 2 * tlen + 40, n = 0;
+    char *out = sq__arena_alloc(&req->arena, cap);
+    if (!out || sq_xsrf_encode(token, tlen, mask, ts, out, cap - 1, &n)) return NULL;
+    out[n] = 0;
+    if (!have) {
+        sq_cookie_attrs a = req->app->settings.xsrf_cookie_attrs;
+        if (sq_set_cookie(req, "_xsrf", out, &a)) return NULL;
+    }
+    req->xsrf_token = out;
+    return out;
+}
+
+const char *sq_xsrf_form_html(sq_req *req) {
+    const char *t = sq_xsrf_token(req);
+    if (!t) return NULL;
+    size_t tl = strlen(t), el = 0;
+    size_t cap = 6 * tl + 64;
+    char *out = sq__arena_alloc(&req->arena, cap);
+    if (!out) return NULL;
+    static const char pre[] = "<input type=\"hidden\" name=\"_xsrf\" value=\"";
+    memcpy(out, pre, sizeof pre - 1);
+    if (sq_xhtml_escape(t, tl, out + sizeof pre - 1, cap - sizeof pre - 4, &el)) return NULL;
+    memcpy(out + sizeof pre - 1 + el, "\"/>", 4);
+    return out;
+}
+
+int sq__check_xsrf(sq_req *r) {
+    const char *tok = sq_get_argument(r, "_xsrf", NULL);
+    if (r->finished) return SQ_ESTATE;
+    if (!tok) tok = sq_req_header(r, "X-Xsrftoken");
+    if (!tok) tok = sq_req_header(r, "X-Csrftoken");
+    if (!tok) {
+        sq__send_error_detail(r, 403, NULL, "'_xsrf' argument missing from POST");
+        return SQ_EPROTO;
+    }
+    const char *cookie = sq_get_cookie(r, "_xsrf", NULL);
+    int rc = sq_xsrf_check(tok, strlen(tok), cookie, cookie ? strlen(cookie) : 0);
+    if (rc != 1) {
+        sq__send_error_detail(r, 403, NULL,
+                              rc == 0 ? "XSRF cookie does not match POST argument"
+                                      : "'_xsrf' argument has invalid format");
+        return SQ_EPROTO;
+    }
+    return 0;
+}
+
+bool sq_authenticated(sq_req *req, const void *current_user) {
+    if (current_user) return true;
+    if (req->finished) return false;
+    sq_http_method m = sq_http_req_method(req->http);
+    const char *login = req->app->settings.login_url;
+    if ((m == SQ_HTTP_GET || m == SQ_HTTP_HEAD) && login) {
+        if (strchr(login, '?')) {
+            sq_redirect(req, login, 302);
+            return false;
+        }
+        const char *uri = sq_req_uri(req);
+        char *next = (char *)uri;
+        if (strstr(login, "://")) { /* an absolute login URL gets the full URL back */
+            const char *proto = sq_req_protocol(req), *host = sq_req_host(req);
+            size_t n = strlen(proto) + strlen(host) + strlen(uri) + 4;
+            next = sq__arena_alloc(&req->arena, n);
+            if (!next) return false;
+            snprintf(next, n, "%s://%s%s", proto, host, uri);
+        }
+        size_t nl = strlen(next), el = 0, ll = strlen(login);
+        char *url = sq__arena_alloc(&req->arena, ll + 6 + 3 * nl + 1);
+        if (!url) return false;
+        memcpy(url, login, ll);
+        memcpy(url + ll, "?next=", 6);
+        sq_url_escape(next, nl, url + ll + 6, 3 * nl + 1, true, &el);
+        url[ll + 6 + el] = 0;
+        sq_redirect(req, url, 302);
+        return false;
+    }
+    sq_send_error(req, 403, NULL);
+    return false;
+}

@@ -1,0 +1,800 @@
+/* The web framework end to end: an sq_app on its own loop thread, raw
+ * sockets speaking to it. Lifecycle order, routing, errors, async
+ * handlers, disconnects, streaming bodies, output. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "sqtest.h"
+
+/* ---- a web app on its own loop thread ---- */
+
+typedef struct wapp {
+    sq_loop *loop;
+    sq_app *app;
+    pthread_t th;
+    int port;
+    const sq_route *routes;
+    sq_app_settings settings;
+    void (*setup)(sq_app *);
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int ready;
+} wapp;
+
+static void *wapp_thread(void *p) {
+    wapp *w = p;
+    w->loop = sq_loop_new();
+    w->app = sq_app_new(w->loop, w->routes, &w->settings);
+    if (w->app && w->setup) w->setup(w->app);
+    int err = w->app ? sq_app_listen(w->app, "127.0.0.1", 0) : -1;
+    pthread_mutex_lock(&w->mu);
+    w->port = err ? -1 : sq_app_port(w->app);
+    w->ready = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (!err) sq_loop_run(w->loop);
+    return NULL;
+}
+
+static wapp *wapp_start2(const sq_route *routes, const sq_app_settings *s, void (*setup)(sq_app *)) {
+    wapp *w = calloc(1, sizeof *w);
+    w->routes = routes;
+    if (s) w->settings = *s;
+    w->setup = setup;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    pthread_create(&w->th, NULL, wapp_thread, w);
+    pthread_mutex_lock(&w->mu);
+    while (!w->ready) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    cr_assert(w->port > 0, "app failed to start");
+    return w;
+}
+
+static wapp *wapp_start(const sq_route *routes, const sq_app_settings *s) {
+    return wapp_start2(routes, s, NULL);
+}
+
+static void app_closed(sq_app *app, void *arg) {
+    wapp *w = arg;
+    sq_loop_stop(w->loop);
+}
+
+static void close_on_loop(void *p) {
+    wapp *w = p;
+    sq_app_close(w->app, app_closed, w);
+}
+
+static void wapp_stop(wapp *w) {
+    sq_loop_call_threadsafe(w->loop, close_on_loop, w);
+    pthread_join(w->th, NULL);
+    cr_assert_eq(sq_loop_close(w->loop), 0);
+    free(w);
+}
+
+/* One request on a fresh connection; the response goes to buf. Returns the
+ * status. */
+static int fetch(wapp *w, const char *raw, char *buf, size_t cap) {
+    int fd = sqt_connect(w->port);
+    sqt_send(fd, raw);
+    int head_only = strncmp(raw, "HEAD ", 5) == 0;
+    long n = sqt_recv_response(fd, buf, cap, head_only);
+    close(fd);
+    cr_assert(n > 0, "no response to %s", raw);
+    return sqt_status(buf);
+}
+
+static int get(wapp *w, const char *path, char *buf, size_t cap) {
+    char raw[1024];
+    snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    return fetch(w, raw, buf, cap);
+}
+
+/* The value of a response header (first one), copied to out. */
+static const char *hdr(const char *resp, const char *name, char *out, size_t cap) {
+    size_t nl = strlen(name);
+    const char *end = strstr(resp, "\r\n\r\n");
+    for (const char *p = strstr(resp, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
+        const char *line = p + 2;
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ') v++;
+            const char *e = strstr(v, "\r\n");
+            size_t n = (size_t)(e - v);
+            if (n >= cap) n = cap - 1;
+            memcpy(out, v, n);
+            out[n] = 0;
+            return out;
+        }
+    }
+    return NULL;
+}
+
+static int count_hdr(const char *resp, const char *name) {
+    int c = 0;
+    size_t nl = strlen(name);
+    const char *end = strstr(resp, "\r\n\r\n");
+    for (const char *p = strstr(resp, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n"))
+        if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') c++;
+    return c;
+}
+
+/* A record of lifecycle calls, written on the loop thread. */
+static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER;
+static char rec[1024];
+
+static void record(const char *what) {
+    pthread_mutex_lock(&rec_mu);
+    strncat(rec, what, sizeof rec - strlen(rec) - 1);
+    strncat(rec, ",", sizeof rec - strlen(rec) - 1);
+    pthread_mutex_unlock(&rec_mu);
+}
+
+/* Waits until the record equals want (on_finish may run just after the
+ * response left). */
+static void expect_record(const char *want) {
+    char got[1024];
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&rec_mu);
+        strcpy(got, rec);
+        pthread_mutex_unlock(&rec_mu);
+        if (strcmp(got, want) == 0) return;
+        usleep(10000);
+    }
+    cr_assert_str_eq(got, want);
+}
+
+static void reset_record(void) {
+    pthread_mutex_lock(&rec_mu);
+    rec[0] = 0;
+    pthread_mutex_unlock(&rec_mu);
+}
+
+/* ---- handlers ---- */
+
+static void hello_get(sq_req *req) { sq_write_str(req, "Hello, world"); }
+static const sq_handler hello = {.get = hello_get};
+
+typedef struct {
+    int x;
+    void *data;
+} life_state;
+
+static void life_default_headers(sq_req *req) {
+    record("default_headers");
+    sq_set_header(req, "X-Default", "1");
+}
+static void life_initialize(sq_req *req, void *data) {
+    life_state *s = sq_req_state(req);
+    record(s->x == 0 ? "initialize" : "initialize-dirty");
+    s->data = data;
+}
+static void life_prepare(sq_req *req) {
+    record("prepare");
+    const char *q = sq_get_query_argument(req, "stop", NULL);
+    if (q && !strcmp(q, "finish")) {
+        sq_write_str(req, "stopped");
+        sq_finish(req);
+        /* The request stays readable until prepare returns. */
+        life_state *s = sq_req_state(req);
+        s->x = 1;
+        cr_assert_eq(sq_write_str(req, "more"), SQ_ESTATE);
+    } else if (q && !strcmp(q, "error")) {
+        sq_send_error(req, 401, NULL);
+    }
+}
+static void life_get(sq_req *req) {
+    record("get");
+    life_state *s = sq_req_state(req);
+    sq_writef(req, "get %s", (const char *)s->data);
+}
+static void life_post(sq_req *req) {
+    record("post");
+    sq_write_str(req, "posted");
+}
+static void life_on_finish(sq_req *req) { record("on_finish"); }
+
+static const sq_handler life = {
+    .state_size = sizeof(life_state),
+    .set_default_headers = life_default_headers,
+    .initialize = life_initialize,
+    .prepare = life_prepare,
+    .get = life_get,
+    .post = life_post,
+    .on_finish = life_on_finish,
+};
+
+static void args_get(sq_req *req) {
+    int n = sq_path_nargs(req);
+    sq_writef(req, "n=%d", n);
+    for (int i = 1; i <= n; i++) {
+        const char *a = sq_path_arg(req, i);
+        sq_writef(req, "|%s", a ? a : "(null)");
+    }
+    const char *k = sq_path_kwarg(req, "id");
+    if (k) sq_writef(req, "|id=%s", k);
+}
+static const sq_handler args_handler = {.get = args_get};
+
+static void host_init(sq_req *req, void *data) { *(const char **)sq_req_state(req) = data; }
+static void host_get2(sq_req *req) { sq_writef(req, "host:%s", *(const char **)sq_req_state(req)); }
+static const sq_handler host_handler = {
+    .state_size = sizeof(char *), .initialize = host_init, .get = host_get2};
+
+static char other_data[] = "the data";
+
+static const sq_route routes[] = {
+    {"/", &hello, NULL, "home"},
+    {"/life", &life, other_data, NULL},
+    {"/args/([^/]+)/(\\d+)?x", &args_handler, NULL, "args"},
+    {"/named/(?<id>[a-z%0-9+]+)", &args_handler, NULL, NULL},
+    {"/host", &host_handler, "default", NULL},
+    {NULL},
+};
+
+Test(web, hello_defaults) {
+    wapp *w = wapp_start(routes, NULL);
+    char buf[8192], v[256];
+    cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "Hello, world");
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/html; charset=UTF-8");
+    char etag[SQ_ETAG_SIZE];
+    sq_etag_compute("Hello, world", 12, etag);
+    cr_assert_str_eq(hdr(buf, "Etag", v, sizeof v), etag);
+    cr_assert_eq(count_hdr(buf, "Server"), 1);
+    cr_assert_eq(count_hdr(buf, "Date"), 1);
+    cr_assert_str_eq(hdr(buf, "Content-Length", v, sizeof v), "12");
+    /* Keep-alive: many requests on one connection reuse request objects. */
+    int fd = sqt_connect(w->port);
+    for (int i = 0; i < 50; i++) {
+        sqt_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        cr_assert(sqt_recv_response(fd, buf, sizeof buf, 0) > 0);
+        cr_assert_str_eq(sqt_body(buf), "Hello, world");
+    }
+    close(fd);
+    wapp_stop(w);
+}
+
+Test(web, lifecycle_order) {
+    wapp *w = wapp_start(routes, NULL);
+    char buf[8192], v[64];
+    reset_record();
+    cr_assert_eq(get(w, "/life", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "get the data");
+    cr_assert_str_eq(hdr(buf, "X-Default", v, sizeof v), "1");
+    expect_record("default_headers,initialize,prepare,get,on_finish,");
+
+    reset_record();
+    cr_assert_eq(get(w, "/life?stop=finish", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "stopped");
+    expect_record("default_headers,initialize,prepare,on_finish,");
+
+    /* send_error from prepare: set_default_headers runs again (Tornado's
+     * clear()), the verb is skipped. */
+    reset_record();
+    cr_assert_eq(get(w, "/life?stop=error", buf, sizeof buf), 401);
+    cr_assert_str_eq(sqt_body(buf),
+                     "<html><title>401: Unauthorized</title><body>401: Unauthorized</body></html>");
+    cr_assert_str_eq(hdr(buf, "X-Default", v, sizeof v), "1");
+    expect_record("default_headers,initialize,prepare,default_headers,on_finish,");
+
+    /* State is zeroed for every request even though objects are reused. */
+    reset_record();
+    cr_assert_eq(get(w, "/life", buf, sizeof buf), 200);
+    expect_record("default_headers,initialize,prepare,get,on_finish,");
+    wapp_stop(w);
+}
+
+Test(web, method_not_allowed) {
+    wapp *w = wapp_start(routes, NULL);
+    char buf[8192], v[128];
+    reset_record();
+    cr_assert_eq(fetch(w, "DELETE /life HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    cr_assert_str_eq(hdr(buf, "Allow", v, sizeof v), "GET, POST");
+    /* A verb Tornado supports but the handler lacks: prepare runs first. */
+    expect_record("default_headers,initialize,prepare,default_headers,on_finish,");
+    /* A method outside SUPPORTED_METHODS: 405 before prepare. */
+    reset_record();
+    cr_assert_eq(fetch(w, "PROPFIND /life HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    expect_record("default_headers,initialize,default_headers,on_finish,");
+    /* HEAD is not implicit. */
+    cr_assert_eq(fetch(w, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    cr_assert_str_eq(hdr(buf, "Allow", v, sizeof v), "GET");
+    wapp_stop(w);
+}
+
+Test(web, not_found_default_and_custom) {
+    wapp *w = wapp_start(routes, NULL);
+    char buf[8192], v[128];
+    cr_assert_eq(get(w, "/nowhere", buf, sizeof buf), 404);
+    cr_assert_str_eq(sqt_body(buf),
+                     "<html><title>404: Not Found</title><body>404: Not Found</body></html>");
+    /* Anchored at both ends: a prefix or a longer path does not match. */
+    cr_assert_eq(get(w, "/lifex", buf, sizeof buf), 404);
+    cr_assert_eq(get(w, "/x/life", buf, sizeof buf), 404);
+    /* JSON when asked for. */
+    cr_assert_eq(fetch(w, "GET /nope HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", buf,
+                       sizeof buf),
+                 404);
+    cr_assert_str_eq(sqt_body(buf), "{\"error\": {\"code\": 404, \"message\": \"Not Found\"}}");
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
+    wapp_stop(w);
+
+    sq_app_settings s = {.default_handler = &hello};
+    w = wapp_start(routes, &s);
+    cr_assert_eq(get(w, "/nowhere", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "Hello, world");
+    wapp_stop(w);
+}
+
+Test(web, path_captures) {
+    wapp *w = wapp_start(routes, NULL);
+    char buf[8192];
+    cr_assert_eq(get(w, "/args/a%20b+c%2F/12x", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "n=2|a b+c/|12");
+    cr_assert_eq(get(w, "/args/%C3%A9/x", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "n=2|\xc3\xa9|(null)");
+    cr_assert_eq(get(w, "/named/ab%41", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "n=1|abA|id=abA");
+    /* Invalid UTF-8 once decoded: 400. */
+    cr_assert_eq(get(w, "/args/%C3%28/1x", buf, sizeof buf), 400);
+    cr_assert_eq(get(w, "/named/%ff", buf, sizeof buf), 400);
+    wapp_stop(w);
+}
+
+static const sq_route host_routes[] = {
+    {"/host", &host_handler, "example", NULL},
+    {NULL},
+};
+static const sq_route host_routes2[] = {
+    {"/host", &host_handler, "api", NULL},
+    {NULL},
+};
+
+static void add_hosts(sq_app *app) {
+    cr_assert_eq(sq_app_add_handlers(app, "(www\\.)?example\\.com", host_routes), 0);
+    cr_assert_eq(sq_app_add_handlers(app, "api\\..*", host_routes2), 0);
+    cr_assert_eq(sq_app_add_handlers(app, "bad(", host_routes2), SQ_EINVAL);
+}
+
+Test(web, host_rules) {
+    wapp *w = wapp_start2(routes, NULL, add_hosts);
+    char buf[8192];
+    cr_assert_eq(fetch(w, "GET /host HTTP/1.1\r\nHost: WWW.Example.com:8080\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "host:example");
+    cr_assert_eq(fetch(w, "GET /host HTTP/1.1\r\nHost: api.foo\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "host:api");
+    cr_assert_eq(fetch(w, "GET /host HTTP/1.1\r\nHost: example.com.evil\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "host:default");
+    /* A host rule without the path falls through to the default routes. */
+    cr_assert_eq(fetch(w, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "Hello, world");
+    wapp_stop(w);
+}
+
+Test(web, reverse_url) {
+    sq_loop *loop = sq_loop_new();
+    static const sq_route rr[] = {
+        {"/", &hello, NULL, "home"},
+        {"/users/(\\d+)/posts/([^/]+)$", &hello, NULL, "post"},
+        {"^/a\\.b/(.*)", &hello, NULL, "dot"},
+        {"/x/(?:a|b)/(\\d+)", &hello, NULL, "complex"},
+        {"/d/\\d+", &hello, NULL, "escaped"},
+        {NULL},
+    };
+    sq_app *app = sq_app_new(loop, rr, NULL);
+    cr_assert_not_null(app);
+    char out[128];
+    cr_assert_eq(sq_reverse_url(app, "home", NULL, 0, out, sizeof out), 1);
+    cr_assert_str_eq(out, "/");
+    const char *a[] = {"42", "hello world/é"};
+    int n = sq_reverse_url(app, "post", a, 2, out, sizeof out);
+    cr_assert_str_eq(out, "/users/42/posts/hello%20world/%C3%A9");
+    cr_assert_eq(n, (int)strlen(out));
+    const char *b[] = {"x y"};
+    sq_reverse_url(app, "dot", b, 1, out, sizeof out);
+    cr_assert_str_eq(out, "/a.b/x%20y");
+    cr_assert_eq(sq_reverse_url(app, "post", a, 1, out, sizeof out), SQ_EINVAL);
+    cr_assert_eq(sq_reverse_url(app, "complex", b, 1, out, sizeof out), SQ_EINVAL);
+    cr_assert_eq(sq_reverse_url(app, "escaped", NULL, 0, out, sizeof out), SQ_EINVAL);
+    cr_assert_eq(sq_reverse_url(app, "nope", NULL, 0, out, sizeof out), SQ_ENOENT);
+    cr_assert_eq(sq_reverse_url(app, "post", a, 2, out, 10), SQ_ELIMIT);
+    sq_app_close(app, NULL, NULL);
+    cr_assert_eq(sq_loop_close(loop), 0);
+
+    /* A pattern that does not compile. */
+    loop = sq_loop_new();
+    static const sq_route bad[] = {{"/(", &hello, NULL, NULL}, {NULL}};
+    cr_assert_null(sq_app_new(loop, bad, NULL));
+    cr_assert_eq(sq_loop_close(loop), 0);
+}
+
+/* ---- async handlers and disconnects ---- */
+
+static atomic_int closes, late_finish_result, finishes;
+
+static void slow_fire(void *arg) {
+    sq_req *req = arg;
+    sq_write_str(req, "slow done");
+    atomic_store(&late_finish_result, sq_finish(req) == 0 ? 1 : 2);
+}
+static void slow_get(sq_req *req) {
+    sq_finish_later(req);
+    uint64_t ms = 300;
+    const char *d = sq_get_query_argument(req, "ms", NULL);
+    if (d) ms = (uint64_t)atoi(d);
+    sq_loop_call_later(sq_req_loop(req), ms, slow_fire, req, NULL);
+}
+static void slow_close(sq_req *req) {
+    atomic_fetch_add(&closes, 1);
+    cr_assert(sq_req_closed(req));
+    cr_assert_eq(sq_write_str(req, "x"), SQ_ECLOSED);
+}
+static void slow_finish(sq_req *req) { atomic_fetch_add(&finishes, 1); }
+static const sq_handler slow = {
+    .get = slow_get, .on_connection_close = slow_close, .on_finish = slow_finish};
+
+static const sq_route async_routes[] = {
+    {"/", &hello, NULL, NULL},
+    {"/slow", &slow, NULL, NULL},
+    {NULL},
+};
+
+Test(web, async_finish_from_timer) {
+    wapp *w = wapp_start(async_routes, NULL);
+    atomic_store(&late_finish_result, 0);
+    int slowfd = sqt_connect(w->port);
+    sqt_send(slowfd, "GET /slow?ms=400 HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* Other requests are served meanwhile. */
+    char buf[8192];
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
+    }
+    cr_assert_eq(atomic_load(&late_finish_result), 0, "served after the slow one?");
+    cr_assert(sqt_recv_response(slowfd, buf, sizeof buf, 0) > 0);
+    cr_assert_eq(sqt_status(buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "slow done");
+    close(slowfd);
+    for (int i = 0; i < 100 && atomic_load(&late_finish_result) == 0; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&late_finish_result), 1);
+    wapp_stop(w);
+}
+
+Test(web, disconnect_mid_wait) {
+    wapp *w = wapp_start(async_routes, NULL);
+    atomic_store(&closes, 0);
+    atomic_store(&finishes, 0);
+    atomic_store(&late_finish_result, 0);
+    for (int i = 0; i < 5; i++) {
+        int fd = sqt_connect(w->port);
+        sqt_send(fd, "GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n");
+        usleep(30000);
+        close(fd);
+    }
+    for (int i = 0; i < 300 && atomic_load(&finishes) < 5; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&closes), 5);
+    cr_assert_eq(atomic_load(&finishes), 5);
+    cr_assert_eq(atomic_load(&late_finish_result), 2, "late finish must return SQ_ECLOSED");
+    /* One still waiting when the app closes: on_connection_close, then the
+     * app waits for the late finish before it frees itself. */
+    int fd = sqt_connect(w->port);
+    sqt_send(fd, "GET /slow?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(50000);
+    wapp_stop(w);
+    close(fd);
+    cr_assert_eq(atomic_load(&closes), 6);
+}
+
+/* ---- streaming request bodies ---- */
+
+typedef struct {
+    size_t got;
+    int pieces;
+} stream_state;
+
+static void stream_prepare(sq_req *req) {
+    record("prepare");
+    if (sq_get_query_argument(req, "deny", NULL)) sq_send_error(req, 403, NULL);
+}
+static void stream_data(sq_req *req, const char *data, size_t len) {
+    stream_state *s = sq_req_state(req);
+    s->got += len;
+    s->pieces++;
+}
+static void stream_put(sq_req *req) {
+    record("put");
+    stream_state *s = sq_req_state(req);
+    size_t len = 0;
+    cr_assert_null(sq_req_body(req, &len));
+    sq_writef(req, "got %zu", s->got);
+}
+static const sq_handler streamer = {
+    .state_size = sizeof(stream_state),
+    .prepare = stream_prepare,
+    .put = stream_put,
+    .stream_request_body = true,
+    .data_received = stream_data,
+    .max_body_size = 1000000,
+};
+
+static void small_post(sq_req *req) { sq_writef(req, "len %zu", (size_t)0); }
+static const sq_handler small_limit = {.post = small_post, .max_body_size = 10};
+
+static const sq_route stream_routes[] = {
+    {"/stream", &streamer, NULL, NULL},
+    {"/small", &small_limit, NULL, NULL},
+    {NULL},
+};
+
+Test(web, streaming_body) {
+    sq_app_settings s = {0};
+    s.server.max_body_size = 1000;
+    wapp *w = wapp_start(stream_routes, &s);
+    char buf[8192];
+    /* 500 KB: above the server's limit, within the handler's. */
+    size_t total = 500000;
+    char *body = malloc(total);
+    memset(body, 'a', total);
+    int fd = sqt_connect(w->port);
+    reset_record();
+    sqt_send(fd, "PUT /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 500000\r\n\r\n");
+    sqt_sendn(fd, body, total);
+    cr_assert(sqt_recv_response(fd, buf, sizeof buf, 0) > 0);
+    cr_assert_eq(sqt_status(buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "got 500000");
+    close(fd);
+    expect_record("prepare,put,");
+    /* Over the handler's own limit: 413. */
+    fd = sqt_connect(w->port);
+    sqt_send(fd, "PUT /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n");
+    cr_assert(sqt_recv_response(fd, buf, sizeof buf, 0) > 0);
+    cr_assert_eq(sqt_status(buf), 413);
+    close(fd);
+    /* prepare refusing at head time. */
+    cr_assert_eq(fetch(w, "PUT /stream?deny=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+                       buf, sizeof buf),
+                 403);
+    /* A handler limit below the server's. */
+    cr_assert_eq(fetch(w, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+                       buf, sizeof buf),
+                 413);
+    /* A client leaving in the middle of a streamed body. */
+    fd = sqt_connect(w->port);
+    sqt_send(fd, "PUT /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+    sqt_sendn(fd, body, 5000);
+    usleep(50000);
+    close(fd);
+    usleep(50000);
+    free(body);
+    cr_assert_eq(get(w, "/nothing", buf, sizeof buf), 404);
+    wapp_stop(w);
+}
+
+/* ---- errors ---- */
+
+static void err_get(sq_req *req) {
+    sq_write_str(req, "this is dropped");
+    sq_set_header(req, "X-Dropped", "1");
+    const char *code = sq_get_query_argument(req, "code", "500");
+    sq_send_error(req, atoi(code), sq_get_query_argument(req, "reason", NULL));
+}
+static void json_write_error(sq_req *req, int status) {
+    sq_writef(req, "{\"status\": %d}", status);
+    sq_set_header(req, "Content-Type", "application/json");
+}
+static const sq_handler err_default = {.get = err_get};
+static const sq_handler err_custom = {.get = err_get, .write_error = json_write_error};
+
+static void missing_get(sq_req *req) {
+    const char *v = sq_require_argument(req, "name");
+    if (!v) return;
+    sq_writef(req, "name=%s", v);
+}
+static const sq_handler missing = {.get = missing_get};
+
+static const sq_route err_routes[] = {
+    {"/default", &err_default, NULL, NULL},
+    {"/custom", &err_custom, NULL, NULL},
+    {"/missing", &missing, NULL, NULL},
+    {NULL},
+};
+
+Test(web, errors) {
+    wapp *w = wapp_start(err_routes, NULL);
+    char buf[8192], v[128];
+    cr_assert_eq(get(w, "/default?code=503", buf, sizeof buf), 503);
+    cr_assert_str_eq(sqt_body(buf), "<html><title>503: Service Unavailable</title><body>503: "
+                                    "Service Unavailable</body></html>");
+    cr_assert_null(hdr(buf, "X-Dropped", v, sizeof v));
+    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    cr_assert_eq(get(w, "/default?code=418&reason=I%27m+a+<teapot>", buf, sizeof buf), 418);
+    cr_assert(strstr(buf, "HTTP/1.1 418 I'm a <teapot>\r\n"));
+    cr_assert_str_eq(sqt_body(buf), "<html><title>418: I&#39;m a &lt;teapot&gt;</title><body>418: "
+                                    "I&#39;m a &lt;teapot&gt;</body></html>");
+    cr_assert_eq(get(w, "/custom?code=409", buf, sizeof buf), 409);
+    cr_assert_str_eq(sqt_body(buf), "{\"status\": 409}");
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json");
+    cr_assert_eq(get(w, "/missing", buf, sizeof buf), 400);
+    cr_assert(strstr(buf, "HTTP/1.1 400 Missing argument name\r\n"));
+    cr_assert_eq(get(w, "/missing?name=+bob+", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "name=bob");
+    wapp_stop(w);
+
+    /* Details only with debug. */
+    sq_app_settings s = {.debug = true};
+    w = wapp_start(routes, &s);
+    cr_assert_eq(get(w, "/args/%C3%28/1x", buf, sizeof buf), 400);
+    cr_assert(strstr(sqt_body(buf), "<pre>invalid UTF-8 in the path</pre>"));
+    wapp_stop(w);
+}
+
+/* ---- output ---- */
+
+static void redirect_get(sq_req *req) {
+    int code = atoi(sq_get_query_argument(req, "code", "0"));
+    int r = sq_redirect(req, "/target?x=1", code);
+    if (r == SQ_EINVAL) sq_send_error(req, 400, NULL);
+}
+static const sq_handler redirector = {.get = redirect_get};
+
+static void headers_get(sq_req *req) {
+    cr_assert_eq(sq_set_header(req, "X-Evil", "a\r\nSet-Cookie: x=1"), SQ_EHEADER);
+    cr_assert_eq(sq_set_header(req, "Bad Name", "v"), SQ_EHEADER);
+    cr_assert_eq(sq_set_header(req, "Date", "today"), SQ_EINVAL);
+    cr_assert_eq(sq_set_status(req, 200, "bad\nreason"), SQ_EINVAL);
+    cr_assert_eq(sq_set_status(req, 99, NULL), SQ_EINVAL);
+    sq_set_header(req, "X-A", "1");
+    sq_set_header(req, "x-a", "2");
+    sq_add_header(req, "X-B", "1");
+    sq_add_header(req, "X-B", "2");
+    sq_add_header(req, "X-C", "gone");
+    sq_clear_header(req, "x-c");
+    sq_set_header(req, "Content-Type", "text/plain");
+    sq_set_status(req, 201, "Made");
+    sq_writef(req, "%d-%s", 7, "x");
+}
+static const sq_handler headers_handler = {.get = headers_get};
+
+static void json_get(sq_req *req) {
+    json_t *o = json_pack("{s:s, s:i, s:s}", "message", "Hello, World!", "n", 5, "html",
+                          "</script>\xc3\xa9");
+    cr_assert_eq(sq_write_json(req, o), 0);
+    json_decref(o);
+    json_t *arr = json_array();
+    cr_assert_eq(sq_write_json(req, arr), SQ_EINVAL);
+    json_decref(arr);
+}
+static const sq_handler json_handler = {.get = json_get};
+
+static void stream_out_done(sq_req *req, int status, void *arg) {
+    sq_write_str(req, "three");
+    sq_finish(req);
+}
+static void stream_out_get(sq_req *req) {
+    sq_finish_later(req);
+    sq_write_str(req, "one,");
+    cr_assert_eq(sq_flush(req, NULL, NULL), 0);
+    cr_assert_eq(sq_set_header(req, "X-Late", "1"), SQ_ESTATE);
+    sq_write_str(req, "two,");
+    cr_assert_eq(sq_flush(req, stream_out_done, NULL), 0);
+}
+static const sq_handler stream_out = {.get = stream_out_get};
+
+static void cookies_get(sq_req *req) {
+    sq_cookie_attrs a = {.domain = "example.com", .path = "/app", .max_age = 60, .has_max_age = true,
+                         .secure = true, .httponly = true, .samesite = SQ_SAMESITE_LAX,
+                         .expires = 1359312200};
+    cr_assert_eq(sq_set_cookie(req, "full", "v", &a), 0);
+    cr_assert_eq(sq_set_cookie(req, "plain", "1", NULL), 0);
+    cr_assert_eq(sq_set_cookie(req, "plain", "2", NULL), 0); /* replaces */
+    cr_assert_eq(sq_set_cookie(req, "quoted", "a=b;c", NULL), 0);
+    cr_assert_eq(sq_set_cookie(req, "bad name", "x", NULL), SQ_EHEADER);
+    cr_assert_eq(sq_clear_cookie(req, "old", NULL, "example.com"), 0);
+    const char *in = sq_get_cookie(req, "in", "none");
+    sq_writef(req, "in=%s", in);
+}
+static const sq_handler cookies_handler = {.get = cookies_get};
+
+static void etag_get(sq_req *req) { sq_write_str(req, "etag body"); }
+static void etag_post(sq_req *req) { sq_write_str(req, "etag body"); }
+static const sq_handler etag_handler = {.get = etag_get, .post = etag_post};
+
+static const sq_route out_routes[] = {
+    {"/redirect", &redirector, NULL, NULL},
+    {"/headers", &headers_handler, NULL, NULL},
+    {"/json", &json_handler, NULL, NULL},
+    {"/stream", &stream_out, NULL, NULL},
+    {"/cookies", &cookies_handler, NULL, NULL},
+    {"/etag", &etag_handler, NULL, NULL},
+    {NULL},
+};
+
+Test(web, redirects) {
+    wapp *w = wapp_start(out_routes, NULL);
+    char buf[8192], v[128];
+    cr_assert_eq(get(w, "/redirect", buf, sizeof buf), 302);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/target?x=1");
+    int codes[] = {301, 302, 303, 307, 308};
+    for (int i = 0; i < 5; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/redirect?code=%d", codes[i]);
+        cr_assert_eq(get(w, path, buf, sizeof buf), codes[i]);
+        cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/target?x=1");
+    }
+    cr_assert_eq(get(w, "/redirect?code=200", buf, sizeof buf), 400);
+    wapp_stop(w);
+}
+
+Test(web, headers_status_body) {
+    wapp *w = wapp_start(out_routes, NULL);
+    char buf[8192], v[128];
+    cr_assert_eq(get(w, "/headers", buf, sizeof buf), 201);
+    cr_assert(strstr(buf, "HTTP/1.1 201 Made\r\n"));
+    cr_assert_str_eq(hdr(buf, "X-A", v, sizeof v), "2");
+    cr_assert_eq(count_hdr(buf, "X-A"), 1);
+    cr_assert_eq(count_hdr(buf, "X-B"), 2);
+    cr_assert_eq(count_hdr(buf, "X-C"), 0);
+    cr_assert_eq(count_hdr(buf, "X-Evil"), 0);
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/plain");
+    cr_assert_str_eq(sqt_body(buf), "7-x");
+    cr_assert_eq(get(w, "/json", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
+    cr_assert_str_eq(sqt_body(buf),
+                     "{\"message\": \"Hello, World!\", \"n\": 5, \"html\": \"<\\/script>\\u00e9\"}");
+    /* Flushed output goes chunked. */
+    cr_assert_eq(get(w, "/stream", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Transfer-Encoding", v, sizeof v), "chunked");
+    cr_assert(strstr(sqt_body(buf), "4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"));
+    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    wapp_stop(w);
+}
+
+Test(web, cookies_out_and_in) {
+    wapp *w = wapp_start(out_routes, NULL);
+    char buf[8192];
+    cr_assert_eq(fetch(w, "GET /cookies HTTP/1.1\r\nHost: x\r\nCookie: a=1; in=\"q\\\"v\"\r\n\r\n",
+                       buf, sizeof buf),
+                 200);
+    cr_assert_str_eq(sqt_body(buf), "in=q\"v");
+    cr_assert(strstr(buf, "Set-Cookie: full=v; Domain=example.com; expires=Sun, 27 Jan 2013 "
+                          "18:43:20 GMT; HttpOnly; Max-Age=60; Path=/app; SameSite=Lax; Secure\r\n"));
+    cr_assert(strstr(buf, "Set-Cookie: plain=2; Path=/\r\n"));
+    cr_assert(!strstr(buf, "plain=1"));
+    cr_assert(strstr(buf, "Set-Cookie: quoted=\"a=b\\073c\"; Path=/\r\n"), "%s", buf);
+    cr_assert(strstr(buf, "Set-Cookie: old=\"\"; Domain=example.com; expires="));
+    cr_assert_eq(count_hdr(buf, "Set-Cookie"), 4);
+    wapp_stop(w);
+}
+
+Test(web, etag_and_304) {
+    wapp *w = wapp_start(out_routes, NULL);
+    char buf[8192], v[128], raw[512], etag[SQ_ETAG_SIZE];
+    sq_etag_compute("etag body", 9, etag);
+    cr_assert_eq(get(w, "/etag", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Etag", v, sizeof v), etag);
+    snprintf(raw, sizeof raw, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"zz\", %s\r\n\r\n", etag);
+    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_str_eq(sqt_body(buf), "");
+    cr_assert_null(hdr(buf, "Content-Type", v, sizeof v));
+    snprintf(raw, sizeof raw, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/%s\r\n\r\n", etag);
+    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_eq(fetch(w, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\n\r\n", buf,
+                       sizeof buf),
+                 200);
+    /* No ETag on POST. */
+    cr_assert_eq(fetch(w, "POST /etag HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    wapp_stop(w);
+
+    sq_app_settings s = {.no_etag = true};
+    w = wapp_start(out_routes, &s);
+    cr_assert_eq(get(w, "/etag", buf, sizeof buf), 200);
+    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    wapp_stop(w);
+}
