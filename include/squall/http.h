@@ -232,6 +232,68 @@ SQ_EXTERN int sq_http_respond(sq_http_req *req, int status, const char *content_
 /* True once the head of the response has been sent. */
 SQ_EXTERN bool sq_http_headers_sent(const sq_http_req *req);
 
+/* ---- Upgraded connections (WebSocket and other protocols after a 101) ----
+ *
+ * sq_http_upgrade() sends the response head and turns the request's
+ * connection into an sq_stream: raw bytes in, raw bytes out, on the same
+ * connection object (so an idle upgraded connection still costs only its
+ * small struct: reads land in the loop's buffer, output buffers come from
+ * the server's pool). Writes made during a read callback go out in one
+ * write at its end; writes made elsewhere go out together on the next loop
+ * iteration. */
+typedef struct sq_stream sq_stream;
+
+typedef struct sq_stream_cbs {
+    /* Bytes arrived. data lives in a buffer of the loop's, valid only during
+     * the call; it may be modified in place (e.g. to unmask). */
+    void (*on_read)(sq_stream *s, char *data, size_t len, void *arg);
+    /* The connection is closed, for any reason (peer, error, sq_stream_close,
+     * the server closing). Called once; the stream is freed after it. */
+    void (*on_close)(sq_stream *s, void *arg);
+    /* Optional: everything written so far has been handed to the kernel
+     * after a write had to wait (backpressure relief). */
+    void (*on_drain)(sq_stream *s, void *arg);
+    /* Optional: the server began a graceful shutdown; the protocol should
+     * say goodbye (a WebSocket close frame) and call sq_stream_close. */
+    void (*on_shutdown)(sq_stream *s, void *arg);
+} sq_stream_cbs;
+
+/* From a request callback (or later, before anything was sent): sends the
+ * response head as set so far (usually status 101 with Upgrade and
+ * Connection headers; no Content-Length or Connection header is added) and
+ * hands the connection over. The request is finished by this call and must
+ * not be used again. cbs must outlive the stream. Bytes the client sent
+ * after the request head are delivered to on_read on the next iteration.
+ * Returns the stream, or NULL (and the request is finished with the error
+ * answered as 500) when the connection is gone or memory ran out. */
+SQ_EXTERN sq_stream *sq_http_upgrade(sq_http_req *req, const sq_stream_cbs *cbs, void *arg);
+
+/* Queues len bytes (copied) for sending. Returns 0, SQ_ECLOSED once the
+ * stream is closing, or SQ_ENOMEM. */
+SQ_EXTERN int sq_stream_write(sq_stream *s, const void *data, size_t len);
+
+/* Bytes queued but not yet handed to the kernel (the backpressure gauge). */
+SQ_EXTERN size_t sq_stream_pending(const sq_stream *s);
+
+/* Stops (pause) or restarts (resume) reading from the peer. */
+SQ_EXTERN int sq_stream_pause(sq_stream *s);
+
+/* Restarts reading after sq_stream_pause(). */
+SQ_EXTERN int sq_stream_resume(sq_stream *s);
+
+/* Closes gracefully: queued output is sent, then FIN, then the connection
+ * closes and on_close runs. Further writes fail with SQ_ECLOSED. */
+SQ_EXTERN void sq_stream_close(sq_stream *s);
+
+/* Closes at once, dropping queued output; on_close runs. */
+SQ_EXTERN void sq_stream_abort(sq_stream *s);
+
+/* The loop the stream runs on. */
+SQ_EXTERN sq_loop *sq_stream_loop(const sq_stream *s);
+
+/* The peer's address. Returns 0 or an error. */
+SQ_EXTERN int sq_stream_peer(const sq_stream *s, struct sockaddr_storage *addr);
+
 /* The standard reason phrase for a status ("Not Found"), or "Unknown". */
 SQ_EXTERN const char *sq_http_reason(int status);
 

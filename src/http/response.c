@@ -142,6 +142,7 @@ int sq__append_status_line(sq_buf *b, int minor, int status, const char *reason)
 /* Should the connection close after this response? */
 static bool closes_after(sq_http_req *req) {
     sq_conn *c = req->conn;
+    if (req->upgrading) return false;
     return !(req->head.flags & SQ_HTTP_F_KEEP_ALIVE) || c->srv->cfg.no_keep_alive ||
            c->srv->shutting_down || c->end_after_write || req->until_close ||
            ((req->head.flags & SQ_HTTP_F_UPGRADE) && req->status != 101);
@@ -149,11 +150,11 @@ static bool closes_after(sq_http_req *req) {
 
 /* Writes the response head into the connection's output. final: the whole
  * body is known (finish without an earlier flush), so its length is sent. */
-static int emit_head(sq_http_req *req, bool final, size_t body_len) {
+int sq__emit_head(sq_http_req *req, bool final, size_t body_len) {
     sq_conn *c = req->conn;
     sq_http_server *srv = c->srv;
     int status = req->status;
-    req->no_body = (status < 200 || status == 204 || status == 304);
+    req->no_body = (status < 200 || status == 204 || status == 304 || req->upgrading);
     if (!final && !req->has_cl && !req->no_body && !req->is_head) {
         if (req->head.version_minor >= 1) req->chunked = 1;
         else req->until_close = 1;
@@ -203,7 +204,7 @@ static int emit_head(sq_http_req *req, bool final, size_t body_len) {
     if (close) {
         PUT_LIT(o, "Connection: close\r\n");
         c->end_after_write = 1;
-    } else if (req->head.version_minor == 0) {
+    } else if (req->head.version_minor == 0 && !req->upgrading) {
         PUT_LIT(o, "Connection: keep-alive\r\n");
     }
     PUT_LIT(o, "\r\n");
@@ -304,7 +305,7 @@ int sq_http_flush(sq_http_req *req, void (*done)(sq_http_req *req, int status, v
     if (err) return err;
     if (done && req->flush_cb) return SQ_EBUSY;
     sq_conn *c = req->conn;
-    if (!req->head_sent && (err = emit_head(req, false, 0))) return err;
+    if (!req->head_sent && (err = sq__emit_head(req, false, 0))) return err;
     if ((err = emit_body(req, req->rbody.data, req->rbody.len))) return err;
     req->rbody.len = 0;
     if (done) {
@@ -323,7 +324,7 @@ static int finish_common(sq_http_req *req, const char *body, size_t len) {
     /* Answered before its body arrived: the rest of the body would be read
      * as the next request, so the connection ends with this response. */
     if (req->body_pending) c->end_after_write = 1;
-    if (!req->head_sent) err = emit_head(req, true, req->has_cl ? req->resp_cl : len);
+    if (!req->head_sent) err = sq__emit_head(req, true, req->has_cl ? req->resp_cl : len);
     if (!err) err = emit_body(req, body, len);
     if (!err && req->chunked) {
         static const char last[] = "0\r\n\r\n";

@@ -31,6 +31,7 @@
 #define SQ_LINGER_MS 2000
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void read_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void process_input(sq_conn *c, char *data, size_t len);
 static void conn_end(sq_conn *c);
 static void server_maybe_shutdown_done(sq_http_server *srv);
@@ -109,6 +110,8 @@ static void timer_arm(sq_http_server *srv, uint64_t due) {
     uv_timer_start(&srv->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
+void sq__conn_list_busy(sq_conn *c) { list_put(c, SQ_LIST_BUSY, 0); }
+
 /* ---- deferred work: resuming pipelined input, flush callbacks ---- */
 
 static void on_idle(uv_idle_t *h) {
@@ -120,7 +123,13 @@ static void on_idle(uv_idle_t *h) {
         sq_conn *next = c->next_deferred;
         c->next_deferred = NULL;
         c->deferred = 0;
-        if (!c->closing) {
+        if (!c->closing && c->upgraded) {
+            sq__stream_deferred(c);
+            if (!c->closing && !c->reading && !c->paused && !c->lingering && !c->end_after_write) {
+                c->reading = 1;
+                uv_read_start((uv_stream_t *)&c->tcp, read_alloc, on_read);
+            }
+        } else if (!c->closing) {
             sq_http_req *req = c->req;
             /* A flush callback whose bytes have left. */
             if (req && req->flush_cb && c->bytes_out >= req->flush_target) {
@@ -141,7 +150,7 @@ static void on_idle(uv_idle_t *h) {
             }
             if (!c->closing && !c->reading && !c->req && !c->lingering && !c->end_after_write) {
                 c->reading = 1;
-                uv_read_start((uv_stream_t *)&c->tcp, NULL, on_read);
+                uv_read_start((uv_stream_t *)&c->tcp, read_alloc, on_read);
             }
         }
         c = next;
@@ -254,6 +263,8 @@ static void on_write(uv_write_t *w, int status) {
         sq__conn_flush(c);
     } else if (c->end_after_write) {
         conn_end(c);
+    } else if (c->upgraded && c->ucbs && c->ucbs->on_drain) {
+        c->ucbs->on_drain((sq_stream *)c, c->uarg);
     }
 }
 
@@ -351,6 +362,7 @@ void sq__conn_close(sq_conn *c) {
             sq__req_release(req);
         }
     }
+    if (c->upgraded) sq__stream_closed(c);
     free(c->in);
     c->in = NULL;
     c->in_len = c->in_cap = 0;
@@ -702,6 +714,11 @@ static void process_input(sq_conn *c, char *data, size_t len) {
     sq_http_server *srv = c->srv;
     while (len && !c->closing && !c->end_after_write && !c->lingering) {
         sq_http_req *req = c->req;
+        if (c->upgraded) {
+            /* Bytes behind an upgrade belong to the new protocol. */
+            keep_pipelined(c, data, len);
+            return;
+        }
         if (req && !req->body_pending) {
             /* Pipelined bytes behind a request still being answered. */
             keep_pipelined(c, data, len);
@@ -803,6 +820,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     c->in_read = 1;
+    if (c->upgraded) {
+        sq__stream_on_read(c, buf->base, (size_t)nread);
+        c->in_read = 0;
+        if (!c->closing) sq__conn_flush(c);
+        return;
+    }
     if (c->in_len && !(c->req && !c->req->body_pending)) {
         /* A partial head is waiting: append and parse the whole. */
         size_t total = (size_t)c->in_len + (size_t)nread;
@@ -1089,7 +1112,26 @@ int sq_http_server_shutdown(sq_http_server *srv, uint32_t timeout_ms,
     }
     /* Busy ones finish their request, then close. */
     for (int which = SQ_LIST_HEAD; which < SQ_LIST_COUNT; which++)
-        for (sq_conn *c = srv->lists[which].first; c; c = c->next) c->end_after_write = 1;
+        for (sq_conn *c = srv->lists[which].first; c; c = c->next)
+            if (!c->upgraded) c->end_after_write = 1;
+    /* Upgraded connections say goodbye in their own protocol. A callback
+     * may close other connections, so work from a snapshot: a closed one
+     * stays allocated until its close callback on a later iteration. */
+    size_t n = 0;
+    for (sq_conn *c = srv->lists[SQ_LIST_BUSY].first; c; c = c->next) n += c->upgraded;
+    sq_conn **snap = n ? malloc(n * sizeof *snap) : NULL;
+    if (snap) {
+        size_t k = 0;
+        for (sq_conn *c = srv->lists[SQ_LIST_BUSY].first; c; c = c->next)
+            if (c->upgraded) snap[k++] = c;
+        for (size_t i = 0; i < k; i++) {
+            sq_conn *c = snap[i];
+            if (c->closing) continue;
+            if (c->ucbs && c->ucbs->on_shutdown) c->ucbs->on_shutdown((sq_stream *)c, c->uarg);
+            else sq_stream_close((sq_stream *)c);
+        }
+        free(snap);
+    }
     srv->timer_due = UINT64_MAX; /* list_put must not re-arm the deadline timer */
     uv_timer_start(&srv->timer, on_shutdown_deadline, timeout_ms, 0);
     if (srv->nconns == 0) {

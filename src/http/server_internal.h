@@ -72,6 +72,7 @@ struct sq_http_req {
     unsigned in_app : 1;       /* inside an application callback */
     unsigned body_pending : 1; /* the body is still arriving */
     unsigned dispatched : 1;   /* the request callback has run */
+    unsigned upgrading : 1;    /* the head being sent switches protocols */
     char *reason;              /* custom reason phrase (malloc'd) or NULL */
 
     const char *raw_head;      /* where the head was parsed (valid inside process_input) */
@@ -113,7 +114,12 @@ struct sq_conn {
     unsigned in_read : 1;      /* inside on_read: output is flushed at its end */
     unsigned deferred : 1;     /* on the server's deferred list */
     unsigned any_input : 1;    /* bytes of the current head have arrived */
+    unsigned upgraded : 1;     /* an sq_stream now: raw bytes, no HTTP */
+    unsigned paused : 1;       /* sq_stream_pause: do not restart reading */
+    unsigned waited : 1;       /* a write had to wait: call on_drain when done */
     sq_conn *next_deferred;
+    const sq_stream_cbs *ucbs; /* upgraded: the protocol's callbacks */
+    void *uarg;
 };
 
 struct sq_http_server {
@@ -169,10 +175,17 @@ void sq__conn_flush(sq_conn *c);
 void sq__conn_request_done(sq_conn *c);
 void sq__conn_close(sq_conn *c);
 void sq__conn_defer(sq_conn *c);
+void sq__conn_list_busy(sq_conn *c);
 const char *sq__server_fixed_headers(sq_http_server *srv, size_t *len);
 void sq__req_release(sq_http_req *req);
 
+/* stream.c */
+void sq__stream_on_read(sq_conn *c, char *data, size_t len);
+void sq__stream_deferred(sq_conn *c);
+void sq__stream_closed(sq_conn *c);
+
 /* response.c */
+int sq__emit_head(sq_http_req *req, bool final, size_t body_len);
 int sq__append_status_line(sq_buf *b, int minor, int status, const char *reason);
 int sq__write_error_response(sq_conn *c, int status, const char *detail);
 bool sq__is_token(const char *s, size_t len);

@@ -564,3 +564,113 @@ Test(http_server, head_callback_streams_and_limits_bodies) {
     close(fd);
     sqt_stop(s);
 }
+
+/* ---- upgraded connections ---- */
+
+static atomic_int stream_closed, stream_shutdown;
+
+static void echo_read(sq_stream *s, char *data, size_t len, void *arg) {
+    if (len >= 4 && !memcmp(data, "quit", 4)) {
+        sq_stream_write(s, "bye", 3);
+        sq_stream_close(s);
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (data[i] >= 'a' && data[i] <= 'z') data[i] = (char)(data[i] - 32);
+    cr_assert_eq(sq_stream_write(s, data, len), 0);
+}
+static void echo_close(sq_stream *s, void *arg) { atomic_fetch_add(&stream_closed, 1); }
+static void echo_shutdown(sq_stream *s, void *arg) {
+    atomic_fetch_add(&stream_shutdown, 1);
+    sq_stream_write(s, "going away", 10);
+    sq_stream_close(s);
+}
+static const sq_stream_cbs echo_cbs = {
+    .on_read = echo_read, .on_close = echo_close, .on_shutdown = echo_shutdown};
+
+static void upgrade_app(sq_http_req *req, void *arg) {
+    if (!(sq_http_req_head(req)->flags & SQ_HTTP_F_UPGRADE)) {
+        sq_http_respond(req, 426, "text/plain", "upgrade", 7);
+        return;
+    }
+    sq_http_set_status(req, 101, NULL);
+    sq_http_add_header_str(req, "Upgrade", "shout");
+    sq_http_add_header_str(req, "Connection", "Upgrade");
+    cr_assert_not_null(sq_http_upgrade(req, &echo_cbs, NULL));
+}
+
+static const char upgrade_req[] =
+    "GET /x HTTP/1.1\r\nHost: x\r\nUpgrade: shout\r\nConnection: Upgrade\r\n\r\n";
+
+Test(http_server, upgrade_hands_over_the_connection) {
+    atomic_store(&stream_closed, 0);
+    sqt_server *s = sqt_start(upgrade_app, NULL, NULL);
+    int fd = sqt_connect(sqt_port(s));
+    /* Protocol bytes right behind the head are not lost. */
+    char first[256];
+    snprintf(first, sizeof first, "%shello", upgrade_req);
+    sqt_send(fd, first);
+    cr_assert_gt(sqt_recv_response(fd, resp, sizeof resp, 1), 0);
+    cr_assert_eq(sqt_status(resp), 101);
+    cr_assert(strstr(resp, "Upgrade: shout\r\n"));
+    cr_assert_null(strstr(resp, "Content-Length"));
+    cr_assert_null(strstr(resp, "Transfer-Encoding"));
+    char buf[64] = {0};
+    size_t got = 0;
+    while (got < 5) {
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        cr_assert_gt(n, 0);
+        got += (size_t)n;
+    }
+    cr_assert_str_eq(buf, "HELLO");
+    sqt_send(fd, "again");
+    memset(buf, 0, sizeof buf);
+    cr_assert_eq(recv(fd, buf, 5, MSG_WAITALL), 5);
+    cr_assert_str_eq(buf, "AGAIN");
+    /* The protocol closes gracefully: its last bytes arrive, then EOF. */
+    sqt_send(fd, "quit");
+    size_t n = sqt_recv_all(fd, resp, sizeof resp);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(resp, "bye");
+    /* The server lingers until the client closes too, then on_close runs. */
+    close(fd);
+    for (int i = 0; i < 100 && atomic_load(&stream_closed) == 0; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&stream_closed), 1);
+
+    /* A plain request still gets HTTP. */
+    fd = sqt_connect(sqt_port(s));
+    sqt_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert_gt(sqt_recv_response(fd, resp, sizeof resp, 0), 0);
+    cr_assert_eq(sqt_status(resp), 426);
+    close(fd);
+    sqt_stop(s);
+}
+
+static void shutdown_now(void *p) {
+    sq_http_server_shutdown(sqt_http(p), 2000, NULL, NULL);
+}
+
+Test(http_server, upgraded_streams_on_shutdown_and_close) {
+    atomic_store(&stream_closed, 0);
+    atomic_store(&stream_shutdown, 0);
+    sqt_server *s = sqt_start(upgrade_app, NULL, NULL);
+    int a = sqt_connect(sqt_port(s));
+    int b = sqt_connect(sqt_port(s));
+    sqt_send(a, upgrade_req);
+    sqt_send(b, upgrade_req);
+    cr_assert_gt(sqt_recv_response(a, resp, sizeof resp, 1), 0);
+    cr_assert_gt(sqt_recv_response(b, resp, sizeof resp, 1), 0);
+    /* A peer that leaves is seen. */
+    close(b);
+    for (int i = 0; i < 100 && atomic_load(&stream_closed) == 0; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&stream_closed), 1);
+    /* A graceful shutdown asks the protocol to say goodbye. */
+    sqt_run_on_loop(s, shutdown_now, s);
+    cr_assert_eq(sqt_recv_all(a, resp, sizeof resp), 10);
+    cr_assert_str_eq(resp, "going away");
+    cr_assert_eq(atomic_load(&stream_shutdown), 1);
+    close(a);
+    for (int i = 0; i < 100 && atomic_load(&stream_closed) < 2; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&stream_closed), 2);
+    sqt_stop(s);
+}
