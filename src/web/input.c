@@ -86,7 +86,7 @@ static int vec_push(sq_req *r, arg_vec *a, const char *name, size_t nl, const ch
     }
     char *n = sq_req_strndup(r, name, nl), *v = sq_req_strndup(r, val, vl);
     if (!n || !v) return SQ_ENOMEM;
-    a->v[a->n++] = (sq_arg){n, v};
+    a->v[a->n++] = (sq_arg){n, v, vl};
     return 0;
 }
 
@@ -197,8 +197,9 @@ static bool parse_body(sq_req *r) {
 /* Tornado's get_argument cleaning: control characters except TAB, LF, CR
  * become spaces, then surrounding whitespace goes. An invalid UTF-8 value
  * answers 400 (Tornado's decode_argument). */
-static const char *clean(sq_req *r, const char *v) {
-    size_t n = strlen(v);
+static const char *clean(sq_req *r, const sq_arg *arg) {
+    const char *v = arg->value;
+    size_t n = arg->value_len;
     if (!sq__utf8_valid((const unsigned char *)v, n)) {
         sq__send_error_detail(r, 400, NULL, "invalid UTF-8 in an argument");
         return NULL;
@@ -216,9 +217,9 @@ static const char *clean(sq_req *r, const char *v) {
     return c + a;
 }
 
-static const char *last_of(const sq_arg *v, size_t n, const char *name) {
+static const sq_arg *last_of(const sq_arg *v, size_t n, const char *name) {
     for (size_t i = n; i-- > 0;)
-        if (strcmp(v[i].name, name) == 0) return v[i].value;
+        if (strcmp(v[i].name, name) == 0) return &v[i];
     return NULL;
 }
 
@@ -226,7 +227,7 @@ static size_t all_of(sq_req *r, const sq_arg *v, size_t n, const char *name, con
                      size_t max, size_t count) {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, name)) continue;
-        if (count < max) out[count] = clean(r, v[i].value);
+        if (count < max) out[count] = clean(r, &v[i]);
         count++;
     }
     return count;
@@ -234,7 +235,7 @@ static size_t all_of(sq_req *r, const sq_arg *v, size_t n, const char *name, con
 
 const char *sq_get_argument(sq_req *req, const char *name, const char *def) {
     if (!parse_query(req) || !parse_body(req)) return NULL;
-    const char *v = last_of(req->bargs, req->nbargs, name);
+    const sq_arg *v = last_of(req->bargs, req->nbargs, name);
     if (!v) v = last_of(req->qargs, req->nqargs, name);
     return v ? clean(req, v) : def;
 }
@@ -258,7 +259,7 @@ size_t sq_get_arguments(sq_req *req, const char *name, const char **out, size_t 
 
 const char *sq_get_query_argument(sq_req *req, const char *name, const char *def) {
     if (!parse_query(req)) return NULL;
-    const char *v = last_of(req->qargs, req->nqargs, name);
+    const sq_arg *v = last_of(req->qargs, req->nqargs, name);
     return v ? clean(req, v) : def;
 }
 
@@ -269,7 +270,7 @@ size_t sq_get_query_arguments(sq_req *req, const char *name, const char **out, s
 
 const char *sq_get_body_argument(sq_req *req, const char *name, const char *def) {
     if (!parse_body(req)) return NULL;
-    const char *v = last_of(req->bargs, req->nbargs, name);
+    const sq_arg *v = last_of(req->bargs, req->nbargs, name);
     return v ? clean(req, v) : def;
 }
 

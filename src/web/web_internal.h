@@ -70,6 +70,7 @@ typedef struct sq_hdr {
 typedef struct sq_arg {
     const char *name;
     const char *value;
+    size_t value_len; /* the value may hold NUL bytes */
 } sq_arg;
 
 typedef struct sq_file_rt {
