@@ -140,7 +140,9 @@ typedef struct sq_http_head {
 
     /* Requests. */
     const char *method;      /* as sent, e.g. "GET" */
-    const char *target;      /* request-target, e.g. "/a?b=c" */
+    const char *target;      /* request-target, e.g. "/a?b=c": origin-form ("/..."),
+                                absolute-form ("scheme://authority..."), "*", or an
+                                authority for CONNECT; anything else is SQ_HTTP_E_TARGET */
     uint32_t method_len;
     uint32_t target_len;
     sq_http_method method_id;
@@ -249,9 +251,10 @@ SQ_EXTERN void sq_http_parser_init(sq_http_parser *p, sq_http_kind kind);
  *     headers; 101: none) comes first, then parsing stops and
  *     sq_http_parse_head() answers SQ_EPROTO / SQ_HTTP_E_CLOSED: the caller
  *     owns the bytes that follow.
- *   - Versions: requests accept HTTP/1.0 to HTTP/1.9 (a minor version above 1
- *     is treated as 1.1, RFC 9110 section 2.5; version_minor reports what was
- *     sent); any other major version is SQ_HTTP_E_VERSION_UNSUPPORTED (505),
+ *   - Versions: requests accept HTTP/1.0 and HTTP/1.1 (RFC 9110 section 2.5
+ *     would serve 1.2 to 1.9 as 1.1, but node's llhttp refuses them and
+ *     squall is never more lenient than node: they are
+ *     SQ_HTTP_E_VERSION_UNSUPPORTED, 505, as is any other major version),
  *     a request line without a version is SQ_HTTP_E_HTTP09, and the HTTP/2
  *     preface "PRI * HTTP/2.0" is SQ_HTTP_E_HTTP2_PREFACE. Responses accept
  *     HTTP/1.x and, treated as HTTP/1.0, the old "HTTP/0.9" status line.
@@ -297,8 +300,10 @@ typedef struct sq_http_span {
  *
  * Chunked bodies: chunk-size is hex digits (no "0x") worth less than 2^63,
  * optionally followed by extensions ";name" or ";name=token" or
- * ";name=\"quoted string\"", with optional whitespace before and after ";"
- * and "=" (RFC 9112 section 7.1.1's BWS) but none before the CRLF;
+ * ";name=\"quoted string\"", with no whitespace anywhere in the line
+ * (RFC 9112 section 7.1.1 allows BWS around ";" and "=", but node's llhttp
+ * refuses it and squall is never more lenient than node); trailers may not
+ * carry Content-Length or Transfer-Encoding;
  * the chunk-size line may not exceed max_line bytes. Extensions are
  * validated and skipped. Decoded bytes beyond max_body are SQ_ELIMIT /
  * SQ_HTTP_E_BODY_TOO_LARGE, detected at the chunk-size line; a body read

@@ -166,16 +166,13 @@ enum {
 enum {
     C_SIZE0,       /* first hex digit of a chunk size */
     C_SIZE,        /* more hex digits */
-    C_SIZE_WS,     /* whitespace after the size: only ";" may follow */
     C_EXT0,        /* after ";": optional whitespace, then a name */
     C_EXT_NAME,
-    C_EXT_NAME_WS, /* whitespace after a name: "=" or ";" may follow */
     C_EXT_VAL0,    /* after "=": optional whitespace, then a token or a quoted string */
     C_EXT_TOKEN,
     C_EXT_QS,      /* inside a quoted string */
     C_EXT_QP,      /* after a backslash in a quoted string */
     C_EXT_VAL_END, /* after a closing quote */
-    C_EXT_VAL_WS,  /* whitespace after a value: only ";" may follow */
     C_SIZE_LF,     /* the LF ending the chunk-size line */
     C_DATA,
     C_DATA_CR,
@@ -339,6 +336,38 @@ static int method_lookup(const char *m, size_t n) {
     return -1;
 }
 
+/* Characters of an authority (RFC 3986 host, port and userinfo): unreserved,
+ * sub-delims, ":", "@", "[", "]" and "%" of percent-encodings. */
+static bool authority_char(uint8_t c) {
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+    if (c >= '0' && c <= '9') return true;
+    return c != 0 && strchr("-._~!$&'()*+,;=:@[]%", c) != NULL;
+}
+
+/* A request target that is not origin-form (origin-form starts with "/"):
+ * "*" (asterisk-form), an authority for CONNECT (authority-form), or
+ * absolute-form "scheme://authority[/path][?query]" (RFC 9112 section 3.2).
+ * Anything else is refused, as node's llhttp refuses it. */
+static bool target_form_ok(const char *t, size_t n, int method) {
+    if (n == 1 && t[0] == '*') return true;
+    size_t i = 0;
+    if (method == SQ_HTTP_CONNECT) {
+        for (; i < n; i++)
+            if (!authority_char((uint8_t)t[i])) return false;
+        return true;
+    }
+    /* The scheme: letters only (RFC 3986 also allows digits, "+", "-" and
+     * "." after the first letter, but llhttp does not, and squall is never
+     * more lenient than node). */
+    for (i = 0; i < n && t[i] != ':'; i++)
+        if (!(((uint8_t)t[i] | 0x20) >= 'a' && ((uint8_t)t[i] | 0x20) <= 'z')) return false;
+    if (i == 0) return false;
+    if (n - i < 3 || t[i + 1] != '/' || t[i + 2] != '/') return false;
+    for (i += 3; i < n && t[i] != '/' && t[i] != '?'; i++)
+        if (!authority_char((uint8_t)t[i])) return false;
+    return true;
+}
+
 /* Byte k of `"HTTP/" DIGIT "." DIGIT CR LF` ending a request line, which
  * starts at v. Both head parsers use it so that they fail at the same byte
  * with the same error: a major version other than 1 is refused as soon as
@@ -350,7 +379,11 @@ static sq_http_error rq_version_byte(const char *v, size_t k, bool pri) {
     case 5:
         if (c < '0' || c > '9') return SQ_HTTP_E_VERSION;
         return c == '1' || (pri && c == '2') ? SQ_HTTP_E_OK : SQ_HTTP_E_VERSION_UNSUPPORTED;
-    case 7: return (c >= '0' && c <= '9') ? SQ_HTTP_E_OK : SQ_HTTP_E_VERSION;
+    case 7:
+        /* HTTP/1.0 and 1.1 only: llhttp (and so node) refuses 1.2 to 1.9, and
+         * squall is never more lenient than node. */
+        if (c < '0' || c > '9') return SQ_HTTP_E_VERSION;
+        return c <= '1' || (pri && v[5] == '2') ? SQ_HTTP_E_OK : SQ_HTTP_E_VERSION_UNSUPPORTED;
     case 8: return c == '\r' ? SQ_HTTP_E_OK : c == '\n' ? SQ_HTTP_E_LF_EXPECTED : SQ_HTTP_E_VERSION;
     case 9: return c == '\n' ? SQ_HTTP_E_OK : SQ_HTTP_E_LF_EXPECTED;
     default: return c == (uint8_t)pat[k] ? SQ_HTTP_E_OK : SQ_HTTP_E_VERSION;
@@ -401,6 +434,9 @@ static inline ALWAYS_INLINE int request_line(sq_http_parser *p, const char *b, s
         if (i + 1 >= lim) return SQ_INCOMPLETE;
         return fail(p, b[i + 1] == '\n' ? SQ_HTTP_E_HTTP09 : SQ_HTTP_E_LF_EXPECTED);
     }
+    /* The target's form is checked at the space that ends it, here and in
+     * the incremental scanner alike. */
+    if (b[t] != '/' && !target_form_ok(b + t, i - t, m)) return fail(p, SQ_HTTP_E_TARGET);
     size_t te = i++;
     if (!(lim - i >= 10 && memcmp(b + i, "HTTP/1.1\r\n", 10) == 0)) {
         for (size_t k = 0; k < 10; k++) {
@@ -507,9 +543,20 @@ static int on_transfer_encoding(sq_http_parser *p, const char *v, size_t vl) {
     if (p->hflags_ & SQ_HTTP_F_HAS_CL) return fail(p, SQ_HTTP_E_CL_AND_TE);
     p->flags_ |= P_TE;
     size_t i = 0;
-    for (;;) {
-        while (i < vl && (v[i] == ',' || v[i] == ' ' || v[i] == '\t')) i++;
-        if (i >= vl) break;
+    for (bool first = true;; first = false) {
+        /* One comma between elements, with optional whitespace around it:
+         * an empty element (",chunked", "chunked,", "a,,b") is refused, as
+         * node's llhttp refuses it. */
+        while (i < vl && (v[i] == ' ' || v[i] == '\t')) i++;
+        if (!first) {
+            if (i >= vl) break;
+            i++; /* the comma that ended the previous element */
+            while (i < vl && (v[i] == ' ' || v[i] == '\t')) i++;
+        }
+        if (i >= vl || v[i] == ',') {
+            p->flags_ |= P_TE_BAD;
+            break;
+        }
         size_t s = i;
         i = scan_token(v, i, vl);
         size_t e = i;
@@ -565,6 +612,15 @@ static inline ALWAYS_INLINE int on_host(sq_http_parser *p, sq_http_head *h, bool
     return 0;
 }
 
+/* Whether the whitespace between a trimmed value's end and its line's CR
+ * holds an HTAB: node's llhttp allows only SP after Content-Length and
+ * Transfer-Encoding values, and squall is never more lenient than node. */
+static bool tab_after(const char *q) {
+    for (; *q != '\r'; q++)
+        if (*q == '\t') return true;
+    return false;
+}
+
 /* One field of a head: store it, and note the fields that frame the message.
  * The well-known names are found by length, then compared. */
 static inline ALWAYS_INLINE int on_header(sq_http_parser *p, sq_http_head *h, bool fill,
@@ -594,10 +650,17 @@ static inline ALWAYS_INLINE int on_header(sq_http_parser *p, sq_http_head *h, bo
         if (lower_eq(n, "connection", 10)) on_connection(p, v, vl);
         break;
     case 14:
+        /* HTAB around the value is accepted here: llhttp 9.4.2's vectors
+         * accept it, although the llhttp 9.3.1 inside node 20 refuses a
+         * trailing one (the differential test lists this as a documented
+         * version difference). */
         if (lower_eq(n, "content-length", 14)) return on_content_length(p, v, vl);
         break;
     case 17:
-        if (lower_eq(n, "transfer-encoding", 17)) return on_transfer_encoding(p, v, vl);
+        if (lower_eq(n, "transfer-encoding", 17)) {
+            if (tab_after(v + vl)) return fail(p, SQ_HTTP_E_TRANSFER_ENCODING);
+            return on_transfer_encoding(p, v, vl);
+        }
         break;
     }
     return 0;
@@ -876,6 +939,11 @@ static int head_scan(sq_http_parser *p, const char *b, size_t len, sq_http_head 
         case RQ_TARGET:
             if (t & T_TARGET) continue;
             if (c == ' ') {
+                /* The method ends at the line's first space. */
+                const char *sp = memchr(b + ls, ' ', i - ls);
+                size_t ts = (size_t)(sp - b) + 1;
+                if (b[ts] != '/' && !target_form_ok(b + ts, i - ts, method_lookup(b + ls, ts - 1 - ls)))
+                    return fail(p, SQ_HTTP_E_TARGET);
                 sub = RQ_VERSION;
                 mk = i + 1;
                 continue;
@@ -994,6 +1062,27 @@ static inline unsigned hexval(uint8_t c) {
 }
 
 /* Decodes chunked framing from b[0, len); stops after a data span. */
+/* Trailer names are matched against "content-length" and
+ * "transfer-encoding" a byte at a time (a name may span reads): the low 8
+ * bits of the state count the bytes seen (saturating), bits 8 and 9 say
+ * whether each literal still matches. */
+#define TR_CL 0x100u
+#define TR_TE 0x200u
+#define TR_BOTH (TR_CL | TR_TE)
+
+static uint32_t tr_name_step(uint32_t flags, uint32_t k, uint8_t c) {
+    static const char cl[] = "content-length", te[] = "transfer-encoding";
+    uint8_t lc = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    if ((flags & TR_CL) && (k >= sizeof cl - 1 || (uint8_t)cl[k] != lc)) flags &= ~TR_CL;
+    if ((flags & TR_TE) && (k >= sizeof te - 1 || (uint8_t)te[k] != lc)) flags &= ~TR_TE;
+    return flags | (k < 255 ? k + 1 : 255);
+}
+
+static bool tr_name_framing(uint32_t st) {
+    uint32_t k = st & 0xffu;
+    return ((st & TR_CL) && k == 14) || ((st & TR_TE) && k == 17);
+}
+
 static int64_t chunked(sq_http_parser *p, const char *b, size_t len, sq_http_span *sp) {
     size_t i = 0, ts = SIZE_MAX, te = 0;
     unsigned sub = p->sub;
@@ -1037,37 +1126,28 @@ static int64_t chunked(sq_http_parser *p, const char *b, size_t len, sq_http_spa
                 sub = C_SIZE_LF;
             } else if (c == ';') {
                 sub = C_EXT0;
-            } else if (t & T_WS) {
-                sub = C_SIZE_WS;
             } else {
                 return fail(p, SQ_HTTP_E_CHUNK_SIZE);
             }
             break;
-        case C_SIZE_WS:
-            if (c == ';') sub = C_EXT0;
-            else if (!(t & T_WS)) return fail(p, SQ_HTTP_E_CHUNK_SIZE);
-            break;
+        /* Chunk extensions: ";name[=token|quoted-string]" with no whitespace
+         * around ";" or "=": RFC 9112 allows BWS there, but node's llhttp
+         * refuses it, and squall is never more lenient than node. */
         case C_EXT0:
             if (t & T_TOKEN) sub = C_EXT_NAME;
-            else if (!(t & T_WS)) return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
+            else return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
             break;
         case C_EXT_NAME:
             if (t & T_TOKEN) break;
             if (c == '=') sub = C_EXT_VAL0;
             else if (c == ';') sub = C_EXT0;
             else if (c == '\r') sub = C_SIZE_LF;
-            else if (t & T_WS) sub = C_EXT_NAME_WS;
             else return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
-            break;
-        case C_EXT_NAME_WS:
-            if (c == '=') sub = C_EXT_VAL0;
-            else if (c == ';') sub = C_EXT0;
-            else if (!(t & T_WS)) return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
             break;
         case C_EXT_VAL0:
             if (c == '"') sub = C_EXT_QS;
             else if (t & T_TOKEN) sub = C_EXT_TOKEN;
-            else if (!(t & T_WS)) return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
+            else return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
             break;
         case C_EXT_TOKEN:
             if (t & T_TOKEN) break;
@@ -1075,7 +1155,6 @@ static int64_t chunked(sq_http_parser *p, const char *b, size_t len, sq_http_spa
         case C_EXT_VAL_END:
             if (c == ';') sub = C_EXT0;
             else if (c == '\r') sub = C_SIZE_LF;
-            else if (t & T_WS) sub = C_EXT_VAL_WS;
             else return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
             break;
         case C_EXT_QS:
@@ -1086,10 +1165,6 @@ static int64_t chunked(sq_http_parser *p, const char *b, size_t len, sq_http_spa
         case C_EXT_QP:
             if (!(t & T_VALUE)) return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
             sub = C_EXT_QS;
-            break;
-        case C_EXT_VAL_WS:
-            if (c == ';') sub = C_EXT0;
-            else if (!(t & T_WS)) return fail(p, SQ_HTTP_E_CHUNK_EXTENSION);
             break;
         case C_SIZE_LF:
             if (c != '\n') return fail(p, SQ_HTTP_E_LF_EXPECTED);
@@ -1120,10 +1195,19 @@ static int64_t chunked(sq_http_parser *p, const char *b, size_t len, sq_http_spa
             if (ts == SIZE_MAX) ts = i;
             te = i + 1;
             sub = C_TR_NAME;
+            p->saved_ = tr_name_step(TR_BOTH, 0, c);
             break;
         case C_TR_NAME:
-            if (c == ':') sub = C_TR_VALUE;
-            else if (!(t & T_TOKEN)) return fail(p, SQ_HTTP_E_TRAILER);
+            if (c == ':') {
+                /* Framing fields may not hide in trailers (RFC 9110 6.5.1);
+                 * node refuses them too. */
+                if (tr_name_framing(p->saved_)) return fail(p, SQ_HTTP_E_TRAILER);
+                sub = C_TR_VALUE;
+            } else if (!(t & T_TOKEN)) {
+                return fail(p, SQ_HTTP_E_TRAILER);
+            } else {
+                p->saved_ = tr_name_step(p->saved_ & ~0xffu, (p->saved_ & 0xffu), c);
+            }
             te = i + 1;
             break;
         case C_TR_VALUE:

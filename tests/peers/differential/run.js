@@ -201,14 +201,21 @@ function diffMsg(n, q) {
   return null;
 }
 
-function compare(N, S) {
-  const r = compare1(N, S);
+function compare(N, S, data) {
+  const r = compare1(N, S, data);
   if (r.kaOff === undefined || (r.cat !== 'agree' && r.cat !== 'stricter')) return r;
   // squall closes the connection after a message node would keep alive
   // (RFC 9112 section 6.1: HTTP/1.0 with Transfer-Encoding): stricter.
   return { cat: 'stricter', cls: `keep-alive off where node keeps alive${r.cat === 'stricter' ? `, then ${r.cls}` : ''}`, at: r.kaOff };
 }
-function compare1(N, S) {
+// A documented version difference: the llhttp 9.4.2 test vectors that
+// squall's conformance suite follows accept HTAB around a Content-Length
+// value; the llhttp 9.3.1 inside node 20 refuses a trailing one.
+const CL_HTAB = 'HTAB around a Content-Length value (llhttp 9.4.2, whose vectors the conformance suite follows, accepts it; node 20 bundles llhttp 9.3.1, which refuses a trailing one)';
+function clHtab(N, data) {
+  return data && N.e === 'HPE_INVALID_CONTENT_LENGTH' && /content-length:[^\r\n]*\t/i.test(data.toString('latin1'));
+}
+function compare1(N, S, data) {
   let k = 0;
   let kaOff;
   while (k < N.m.length && k < S.m.length) {
@@ -227,6 +234,7 @@ function compare1(N, S) {
     return { cat: 'mismatch', cls: `boundary: node completed message ${k}, squall ${S.s}`, at: k };
   }
   if (S.m.length > k) {
+    if (N.s === 'error' && clHtab(N, data)) return { cat: 'normalised', cls: CL_HTAB, at: k };
     if (N.s === 'error') return { cat: 'lenient', cls: `node ${N.e} "${N.reason}", squall accepted the message`, at: k };
     return { cat: 'mismatch', cls: `boundary: squall completed message ${k}, node ${N.s}`, at: k };
   }
@@ -356,7 +364,7 @@ function minimise(items) {
       let found = false;
       for (const ci of a.cands) {
         const N = nodeParse(cands[ci].data);
-        let r = a.host ? hostCompare(N, sq[ci]) : compare(N, sq[ci]);
+        let r = a.host ? hostCompare(N, sq[ci]) : compare(N, sq[ci], cands[ci].data);
         if (!a.host && sq[ci].split && r.cat !== 'lenient' && r.cat !== 'mismatch')
           r = { cat: 'mismatch', cls: 'squall alone: byte-at-a-time feeding differs from whole feeding' };
         if (r && r.cat === a.cat && r.cls === a.cls.replace(/ \(once completed\)$/, '')) {
@@ -379,7 +387,7 @@ const results = [];
 for (let i = 0; i < cases.length; i++) {
   const N = nodeParse(cases[i].data);
   const S = squall[i];
-  let r = compare(N, S);
+  let r = compare(N, S, cases[i].data);
   // Self-check: the driver also feeds every input one byte at a time; the
   // parser promises the same result for any split.
   if (S.split && r.cat !== 'lenient' && r.cat !== 'mismatch')
@@ -405,7 +413,7 @@ if (late.length) {
     const { rec, data } = probes[j];
     if (rec.probed) continue;
     const N = nodeParse(data);
-    const r = compare(N, sq[j]);
+    const r = compare(N, sq[j], data);
     if (r.cat === 'lenient' || r.cat === 'mismatch') {
       rec.probed = true;
       rec.r = { ...r, cls: `${r.cls} (once completed)` };
