@@ -24,6 +24,16 @@ void sq__buf_free(sq_buf *b) {
 }
 
 size_t sq__u64toa(uint64_t v, char *p) {
+    /* Short numbers (most Content-Lengths) without a loop. */
+    if (v < 10) {
+        p[0] = (char)('0' + v);
+        return 1;
+    }
+    if (v < 100) {
+        p[0] = (char)('0' + v / 10);
+        p[1] = (char)('0' + v % 10);
+        return 2;
+    }
     /* Count the digits first, then fill from the end: no reversal. */
     size_t n = 1;
     for (uint64_t t = v; t >= 10; t /= 10) n++;
