@@ -955,7 +955,9 @@ static int head_scan(sq_http_parser *p, const char *b, size_t len, sq_http_head 
             return fail(p, SQ_HTTP_E_TARGET);
         case RQ_09LF: return fail(p, c == '\n' ? SQ_HTTP_E_HTTP09 : SQ_HTTP_E_LF_EXPECTED);
         case RQ_VERSION:
-            if ((e = rq_version_byte(b + mk, i - mk, i - mk == 5 && i - ls >= 4 &&
+            /* Bytes 5 and 7 (the digits) depend on whether the method is
+             * PRI, as they do in request_line(). */
+            if ((e = rq_version_byte(b + mk, i - mk, (i - mk == 5 || i - mk == 7) &&
                                                           memcmp(b + ls, "PRI ", 4) == 0)))
                 return fail(p, e);
             if (i - mk < 9) continue;

@@ -944,6 +944,11 @@ Test(http_parser, http2_preface) {
     expect_error(SQ_HTTP_E_METHOD);
     go(REQ, "PRI / HTTP/2.0\r\n\r\n");
     expect_error(SQ_HTTP_E_METHOD);
+    /* Found by fuzz_chunked: the version digits after PRI, whole and split. */
+    go(REQ, "PRI * HTTP/2.9\r\n\r\n");
+    expect_error(SQ_HTTP_E_METHOD);
+    go(REQ, "PRI * HTTP/2.9 101 Switch HTTP/1.1\r\nls\r\n");
+    expect_error(SQ_HTTP_E_VERSION);
 }
 
 Test(http_parser, http09) {
