@@ -159,8 +159,14 @@ typedef struct sq_app_settings {
     void *default_handler_data;
     /* Trust X-Real-Ip, X-Forwarded-For, X-Scheme and X-Forwarded-Proto. */
     bool xheaders;
-    /* Tornado computes an ETag for every finished 200 GET or HEAD response;
-     * this turns that off. */
+    /* Like Tornado, squall adds an ETag to every finished 200 GET or HEAD
+     * response and answers 304 to a matching If-None-Match. The tag is a
+     * fast 128-bit hash of the body ('"' + 32 hex digits + '"'), which
+     * costs a few instructions per byte; etag_sha1 makes it Tornado's
+     * exact value, the SHA-1 of the body (about 1,000 instructions more
+     * per response), for a cache shared with Tornado servers. no_etag
+     * turns ETags off. */
+    bool etag_sha1;
     bool no_etag;
     /* Access log sink; NULL: no access log. */
     sq_log_fn access_log;
@@ -259,7 +265,7 @@ SQ_EXTERN void sq_finish_later(sq_req *req);
 
 /* Finishes the response (Tornado's finish()): an ETag and a 304 for a
  * matching If-None-Match on a 200 GET or HEAD whose body was not flushed
- * (unless settings.no_etag), Content-Length when nothing was flushed, the
+ * (unless settings.no_etag; the response had no Etag header of its own), Content-Length when nothing was flushed, the
  * rest of the body, the access log line, then on_finish. Returns 0,
  * SQ_ECLOSED when the client was gone (the request is finished all the
  * same), or SQ_ESTATE when it was already finished. See the top of this

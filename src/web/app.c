@@ -119,15 +119,19 @@ sq_app *sq_app_new(sq_loop *loop, const sq_route *routes, const sq_app_settings 
     app->max_groups = maxg;
     app->md = pcre2_match_data_create(maxg + 1, NULL);
     if (!app->md) goto fail;
-    app->sha1 = EVP_sha1();
-    app->md_ctx = EVP_MD_CTX_new();
-    if (!app->md_ctx) goto fail;
+    if (s->etag_sha1) {
+        /* Fetched once: EVP_sha1() would be looked up on every digest. */
+        app->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+        app->md_ctx = EVP_MD_CTX_new();
+        if (!app->sha1 || !app->md_ctx) goto fail;
+    }
     return app;
 fail:
     for (size_t i = 0; app->groups && i < app->ngroups; i++) sq__router_free_group(&app->groups[i]);
     free(app->groups);
     pcre2_match_data_free(app->md);
     EVP_MD_CTX_free(app->md_ctx);
+    EVP_MD_free(app->sha1);
     free(app);
     return NULL;
 }
@@ -195,6 +199,7 @@ static void app_free(sq_app *app) {
     free(app->groups);
     pcre2_match_data_free(app->md);
     EVP_MD_CTX_free(app->md_ctx);
+    EVP_MD_free(app->sha1);
     free(app);
 }
 

@@ -80,8 +80,10 @@ bool sq_finished(const sq_req *req) { return req->finished; }
 bool sq_req_closed(const sq_req *req) { return req->closed; }
 
 double sq_req_time(const sq_req *req) {
+    /* The end is taken at finish only for the access log; on_finish, where
+     * this is usually read, runs right after finish anyway. */
     uint64_t end = req->end_ns;
-    if (!end) end = req->app->settings.access_log ? uv_hrtime() : sq_loop_time(req->app->loop) * 1000000ull;
+    if (!end) end = uv_hrtime();
     return end > req->start_ns ? (double)(end - req->start_ns) / 1e9 : 0.0;
 }
 

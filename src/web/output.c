@@ -172,6 +172,7 @@ typedef struct {
 
 static int json_put(const char *buf, size_t size, void *data) {
     json_sink *s = data;
+    if (!size) return 0;
     if ((size == 6 || size == 12) && buf[0] == '\\' && buf[1] == 'u') {
         /* jansson writes \u escapes in upper case, Python in lower case. */
         char low[12];
@@ -179,6 +180,13 @@ static int json_put(const char *buf, size_t size, void *data) {
             low[i] = (buf[i] >= 'A' && buf[i] <= 'F') ? (char)(buf[i] + 32) : buf[i];
         s->last = 0;
         return (s->err = sq__buf_append(s->b, low, size)) ? -1 : 0;
+    }
+    /* jansson hands over many tiny pieces: the common case is one append. */
+    bool lt = false;
+    for (size_t i = 0; i + 1 < size; i++) lt |= buf[i] == '<';
+    if (!lt && !(s->last == '<' && buf[0] == '/')) {
+        s->last = buf[size - 1];
+        return (s->err = sq__buf_append(s->b, buf, size)) ? -1 : 0;
     }
     for (size_t i = 0; i < size;) {
         if (s->last == '<' && buf[i] == '/') {
@@ -199,6 +207,7 @@ int sq_write_json(sq_req *req, const json_t *json) {
     if (req->closed) return SQ_ECLOSED;
     if (!json || !json_is_object(json)) return SQ_EINVAL;
     size_t mark = req->out.len;
+    if ((err = sq__buf_reserve(&req->out, 256))) return err;
     json_sink s = {&req->out, 0, 0};
     if (json_dump_callback(json, json_put, &s, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) != 0) {
         req->out.len = mark;
@@ -269,25 +278,85 @@ int sq_flush(sq_req *req, void (*done)(sq_req *req, int status, void *arg), void
     return sq_http_flush(req->http, NULL, NULL);
 }
 
+static const char hexd[] = "0123456789abcdef";
+
 /* Tornado's compute_etag over the unflushed body, with the app's reused
  * digest context (no allocation per request). */
-static int etag_of(sq_req *r, char out[SQ_ETAG_SIZE]) {
+static size_t etag_sha1(sq_req *r, char out[SQ_ETAG_SIZE]) {
     sq_app *app = r->app;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_DigestInit_ex(app->md_ctx, app->sha1, NULL) ||
         (r->out.len && !EVP_DigestUpdate(app->md_ctx, r->out.data, r->out.len)) ||
-        !EVP_DigestFinal_ex(app->md_ctx, md, &mdlen))
-        return SQ_ENOMEM;
-    static const char hex[] = "0123456789abcdef";
+        !EVP_DigestFinal_ex(app->md_ctx, md, &mdlen) || mdlen != 20)
+        return 0;
     out[0] = '"';
-    for (unsigned i = 0; i < mdlen && i < 20; i++) {
-        out[1 + 2 * i] = hex[md[i] >> 4];
-        out[2 + 2 * i] = hex[md[i] & 15];
+    for (unsigned i = 0; i < 20; i++) {
+        out[1 + 2 * i] = hexd[md[i] >> 4];
+        out[2 + 2 * i] = hexd[md[i] & 15];
     }
     out[41] = '"';
     out[42] = 0;
-    return 0;
+    return 42;
+}
+
+/* 16 lowercase hex digits of v, least significant byte first, two digits
+ * per table lookup. */
+static inline void hex64(uint64_t v, char *out) {
+    static uint16_t pairs[256];
+    if (!pairs[255]) /* filled once; idempotent, so a race is harmless */
+        for (int i = 0; i < 256; i++) {
+            char two[2] = {hexd[i >> 4], hexd[i & 15]};
+            memcpy(&pairs[i], two, 2);
+        }
+    for (int k = 0; k < 8; k++, v >>= 8) memcpy(out + 2 * k, &pairs[v & 255], 2);
+}
+
+static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t fmix64(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+/* The default ETag: a 128-bit hash of the body (two multiply-rotate lanes
+ * over 8-byte words, MurmurHash3's finaliser), '"' + 32 hex digits + '"'.
+ * Not cryptographic: it only has to change when the body changes, and an
+ * accidental collision between two versions of one resource is a 2^-128
+ * event. Stable across processes and builds (little-endian word order). */
+static size_t etag_fast(const char *p, size_t n, char out[SQ_ETAG_SIZE]) {
+    uint64_t h1 = 0x9e3779b97f4a7c15ull ^ n, h2 = 0xc2b2ae3d27d4eb4full + n;
+    const uint64_t c1 = 0x87c37b91114253d5ull, c2 = 0x4cf5ad432745937full;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 8, 8);
+        h1 = rotl64(h1 ^ (a * c1), 31) * c2 + h2;
+        h2 = rotl64(h2 ^ (b * c2), 33) * c1 + h1;
+    }
+    uint64_t a = 0, b = 0;
+    size_t rest = n - i;
+    if (rest > 8) {
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 8, rest - 8);
+    } else if (rest) {
+        memcpy(&a, p + i, rest);
+    }
+    h1 = rotl64(h1 ^ (a * c1), 31) * c2 + h2;
+    h2 = rotl64(h2 ^ (b * c2), 33) * c1 + h1;
+    h1 = fmix64(h1 + h2);
+    h2 = fmix64(h2 + h1);
+    out[0] = '"';
+    hex64(h1, out + 1);
+    hex64(h2, out + 17);
+    out[33] = '"';
+    out[34] = 0;
+    return 34;
 }
 
 static void access_log(sq_req *r) {
@@ -317,11 +386,12 @@ int sq_finish(sq_req *req) {
         if (r->status == 200 && (m == SQ_HTTP_GET || m == SQ_HTTP_HEAD) && !r->has_etag &&
             !r->app->settings.no_etag) {
             char etag[SQ_ETAG_SIZE];
-            if (etag_of(r, etag) == 0) {
+            size_t elen = r->app->sha1 ? etag_sha1(r, etag) : etag_fast(r->out.data, r->out.len, etag);
+            if (elen) {
                 size_t inm_len;
                 const char *inm = sq_http_req_header(h, "If-None-Match", &inm_len);
-                if (sq_http_add_header(h, "Etag", 4, etag, SQ_ETAG_SIZE - 1) == 0 && inm &&
-                    sq_etag_matches(inm, inm_len, etag, SQ_ETAG_SIZE - 1)) {
+                if (sq_http_add_header(h, "Etag", 4, etag, elen) == 0 && inm &&
+                    sq_etag_matches(inm, inm_len, etag, elen)) {
                     r->status = 304;
                     r->out.len = 0;
                 }
@@ -330,7 +400,6 @@ int sq_finish(sq_req *req) {
         if (no_body_status(r->status)) r->out.len = 0;
     }
     if (r->app->settings.access_log) access_log(r);
-    else r->end_ns = sq_loop_time(r->app->loop) * 1000000ull;
     r->finished = true;
     sq_http_req_on_close(h, NULL, NULL);
     if (r->closed) {

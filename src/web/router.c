@@ -46,6 +46,13 @@ int sq__router_compile(sq_route_group *g, const sq_route *routes, const char *ho
             return SQ_EINVAL;
         }
         g->nroutes = i + 1;
+        /* Most routes ("/", "/api/users") are plain text: a memcmp instead of
+         * a regex match. Anchors and escapes are left to PCRE2. */
+        const char *pat = routes[i].pattern;
+        if (!pat[strcspn(pat, "\\^$.|?*+()[]{}")]) {
+            rt->literal = pat;
+            rt->literal_len = strlen(pat);
+        }
         pcre2_pattern_info(rt->re, PCRE2_INFO_CAPTURECOUNT, &rt->ngroups);
         pcre2_pattern_info(rt->re, PCRE2_INFO_NAMECOUNT, &rt->namecount);
         pcre2_pattern_info(rt->re, PCRE2_INFO_NAMEENTRYSIZE, &rt->name_entry_size);
@@ -179,6 +186,13 @@ const sq_route_rt *sq__router_match(sq_app *app, sq_http_req *hreq, sq_req *r) {
         }
         for (size_t i = 0; i < g->nroutes; i++) {
             const sq_route_rt *rt = &g->routes[i];
+            if (rt->literal) {
+                if (rt->literal_len == plen && memcmp(rt->literal, path, plen) == 0) {
+                    r->nargs = 0;
+                    return rt;
+                }
+                continue;
+            }
             if (match_one(rt, app->md, path, plen) < 0) continue;
             if (!take_captures(r, rt, app->md, path)) r->err_detail = "invalid UTF-8 in the path";
             return rt;

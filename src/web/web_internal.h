@@ -43,6 +43,8 @@ void sq__arena_reset(sq_arena *a, char *inline_buf, size_t cap);
 
 typedef struct sq_route_rt {
     const sq_route *route;
+    const char *literal; /* the pattern is plain text: compared with memcmp */
+    size_t literal_len;
     pcre2_code *re;
     uint32_t ngroups;
     uint32_t namecount;
@@ -96,8 +98,8 @@ struct sq_app {
     sq_cookie_secret secret;
     sq_route_rt default_route;
     sq_route default_route_def;
-    struct evp_md_ctx_st *md_ctx; /* reused SHA-1 context for ETags */
-    const struct evp_md_st *sha1;
+    struct evp_md_ctx_st *md_ctx; /* reused SHA-1 context for Tornado's ETags */
+    struct evp_md_st *sha1;
 };
 
 /* Lifecycle phases. */
