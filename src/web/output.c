@@ -162,43 +162,144 @@ int sq_writef(sq_req *req, const char *fmt, ...) {
     return r;
 }
 
-/* jansson's output, with "</" written as "<\/" as Tornado's json_encode
- * does, so that JSON is safe inside <script>. */
-typedef struct {
-    sq_buf *b;
-    char last;
-    int err;
-} json_sink;
+/* JSON output exactly as Tornado's json_encode writes it: Python's
+ * json.dumps (", " and ": " separators, ensure_ascii, floats as repr) with
+ * "</" written as "<\/". Written here rather than with jansson's dumper,
+ * whose output differs in details (upper-case \u escapes, %.17g floats)
+ * and which costs several thousand instructions for a small object (one
+ * callback per token). */
 
-static int json_put(const char *buf, size_t size, void *data) {
-    json_sink *s = data;
-    if (!size) return 0;
-    if ((size == 6 || size == 12) && buf[0] == '\\' && buf[1] == 'u') {
-        /* jansson writes \u escapes in upper case, Python in lower case. */
-        char low[12];
-        for (size_t i = 0; i < size; i++)
-            low[i] = (buf[i] >= 'A' && buf[i] <= 'F') ? (char)(buf[i] + 32) : buf[i];
-        s->last = 0;
-        return (s->err = sq__buf_append(s->b, low, size)) ? -1 : 0;
+static int put_str(sq_buf *b, const char *s, size_t n) {
+    if (b->cap - b->len < n + 2) {
+        int err = sq__buf_reserve(b, n + 2);
+        if (err) return err;
     }
-    /* jansson hands over many tiny pieces: the common case is one append. */
-    bool lt = false;
-    for (size_t i = 0; i + 1 < size; i++) lt |= buf[i] == '<';
-    if (!lt && !(s->last == '<' && buf[0] == '/')) {
-        s->last = buf[size - 1];
-        return (s->err = sq__buf_append(s->b, buf, size)) ? -1 : 0;
+    /* Plain printable ASCII without '"', '\\' or "</" is written as is. */
+    bool plain = true;
+    for (size_t i = 0; i < n && plain; i++) {
+        unsigned char c = (unsigned char)s[i];
+        plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && !(c == '/' && i && s[i - 1] == '<');
     }
-    for (size_t i = 0; i < size;) {
-        if (s->last == '<' && buf[i] == '/') {
-            if ((s->err = sq__buf_append(s->b, "\\", 1))) return -1;
-        }
-        size_t j = i + 1;
-        while (j < size && !(buf[j - 1] == '<' && buf[j] == '/')) j++;
-        if ((s->err = sq__buf_append(s->b, buf + i, j - i))) return -1;
-        s->last = buf[j - 1];
-        i = j;
+    if (plain) {
+        b->data[b->len] = '"';
+        if (n) memcpy(b->data + b->len + 1, s, n);
+        b->data[b->len + 1 + n] = '"';
+        b->len += n + 2;
+        return 0;
     }
+    size_t out = 0;
+    b->data[b->len] = '"';
+    int err = sq_json_escape(s, n, b->data + b->len + 1, b->cap - b->len - 2, &out);
+    if (err == SQ_ELIMIT) {
+        if (out == 0) return SQ_EINVAL; /* too small and not UTF-8 */
+        if ((err = sq__buf_reserve(b, out + 2))) return err;
+        err = sq_json_escape(s, n, b->data + b->len + 1, b->cap - b->len - 2, &out);
+    }
+    if (err) return err;
+    b->data[b->len + 1 + out] = '"';
+    b->len += out + 2;
     return 0;
+}
+
+/* Python's repr(float): the shortest digits that read back as the same
+ * double, in fixed notation for exponents -4 to 15 (with ".0" when
+ * integral), otherwise d.ddde+XX. */
+static int put_real(sq_buf *b, double v) {
+    char e[40], out[64];
+    if (v != v) return sq__buf_append(b, "NaN", 3);
+    if (v == 1.0 / 0.0) return sq__buf_append(b, "Infinity", 8);
+    if (v == -1.0 / 0.0) return sq__buf_append(b, "-Infinity", 9);
+    int p = 1;
+    for (; p <= 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v) break;
+    }
+    /* e: [-]D[.DDD]e[+-]XX */
+    const char *q = e;
+    size_t n = 0;
+    if (*q == '-') out[n++] = *q++;
+    char digits[20];
+    size_t nd = 0;
+    while (*q && *q != 'e') {
+        if (*q != '.') digits[nd++] = *q;
+        q++;
+    }
+    int exp = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    if (exp >= -4 && exp < 16) {
+        if (exp >= 0) {
+            for (int i = 0; i <= exp; i++) out[n++] = (size_t)i < nd ? digits[i] : '0';
+            out[n++] = '.';
+            if ((size_t)exp + 1 < nd)
+                for (size_t i = (size_t)exp + 1; i < nd; i++) out[n++] = digits[i];
+            else
+                out[n++] = '0';
+        } else {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (int i = 0; i < -exp - 1; i++) out[n++] = '0';
+            for (size_t i = 0; i < nd; i++) out[n++] = digits[i];
+        }
+    } else {
+        out[n++] = digits[0];
+        if (nd > 1) {
+            out[n++] = '.';
+            for (size_t i = 1; i < nd; i++) out[n++] = digits[i];
+        }
+        n += (size_t)snprintf(out + n, sizeof out - n, "e%c%02d", exp < 0 ? '-' : '+',
+                              exp < 0 ? -exp : exp);
+    }
+    return sq__buf_append(b, out, n);
+}
+
+static int put_json(sq_buf *b, const json_t *j, int depth) {
+    int err = 0;
+    if (depth > 1000) return SQ_EINVAL; /* Python's recursion limit, roughly */
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        if ((err = sq__buf_append(b, "{", 1))) return err;
+        const char *key;
+        json_t *val;
+        bool first = true;
+        void *it = json_object_iter((json_t *)j);
+        for (; it; it = json_object_iter_next((json_t *)j, it)) {
+            key = json_object_iter_key(it);
+            val = json_object_iter_value(it);
+            if (!first && (err = sq__buf_append(b, ", ", 2))) return err;
+            first = false;
+            if ((err = put_str(b, key, strlen(key))) || (err = sq__buf_append(b, ": ", 2)) ||
+                (err = put_json(b, val, depth + 1)))
+                return err;
+        }
+        return sq__buf_append(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        if ((err = sq__buf_append(b, "[", 1))) return err;
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i && (err = sq__buf_append(b, ", ", 2))) return err;
+            if ((err = put_json(b, json_array_get(j, i), depth + 1))) return err;
+        }
+        return sq__buf_append(b, "]", 1);
+    }
+    case JSON_STRING: return put_str(b, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER: {
+        char num[24];
+        json_int_t v = json_integer_value(j);
+        size_t n = 0;
+        uint64_t u = (uint64_t)v;
+        if (v < 0) {
+            num[n++] = '-';
+            u = 0 - u;
+        }
+        n += sq__u64toa(u, num + n);
+        return sq__buf_append(b, num, n);
+    }
+    case JSON_REAL: return put_real(b, json_real_value(j));
+    case JSON_TRUE: return sq__buf_append(b, "true", 4);
+    case JSON_FALSE: return sq__buf_append(b, "false", 5);
+    case JSON_NULL: return sq__buf_append(b, "null", 4);
+    }
+    return SQ_EINVAL;
 }
 
 int sq_write_json(sq_req *req, const json_t *json) {
@@ -207,11 +308,9 @@ int sq_write_json(sq_req *req, const json_t *json) {
     if (req->closed) return SQ_ECLOSED;
     if (!json || !json_is_object(json)) return SQ_EINVAL;
     size_t mark = req->out.len;
-    if ((err = sq__buf_reserve(&req->out, 256))) return err;
-    json_sink s = {&req->out, 0, 0};
-    if (json_dump_callback(json, json_put, &s, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) != 0) {
+    if ((err = put_json(&req->out, json, 0))) {
         req->out.len = mark;
-        return s.err ? s.err : SQ_EINVAL;
+        return err;
     }
     req->ctype = json_ctype;
     return 0;

@@ -677,6 +677,18 @@ static void json_get(sq_req *req) {
 }
 static const sq_handler json_handler = {.get = json_get};
 
+/* Byte for byte what Tornado's json_encode (Python's json.dumps) writes. */
+static void json_full_get(sq_req *req) {
+    json_t *o = json_pack("{s:[i,i,f,f,f,f,f,f,f,f,f,b,b,n], s:s, s:{}, s:[], s:I, s:s}", "a", 1, -2, 3.5,
+                          0.1, 1e16, 1e15, 1e-05, 0.0001, 1.0, -0.0, 123456789.123, 1, 0, "s",
+                          "\xc3\xa9\xe2\x98\x83\xf0\x9f\x98\x80</x\n\"", "n", "e", "big",
+                          (json_int_t)INT64_MIN, "p", "a</p>");
+    cr_assert_not_null(o);
+    cr_assert_eq(sq_write_json(req, o), 0);
+    json_decref(o);
+}
+static const sq_handler json_full = {.get = json_full_get};
+
 static void stream_out_done(sq_req *req, int status, void *arg) {
     sq_write_str(req, "three");
     sq_finish(req);
@@ -714,6 +726,7 @@ static const sq_route out_routes[] = {
     {"/redirect", &redirector, NULL, NULL},
     {"/headers", &headers_handler, NULL, NULL},
     {"/json", &json_handler, NULL, NULL},
+    {"/json-full", &json_full, NULL, NULL},
     {"/stream", &stream_out, NULL, NULL},
     {"/cookies", &cookies_handler, NULL, NULL},
     {"/etag", &etag_handler, NULL, NULL},
@@ -752,6 +765,11 @@ Test(web, headers_status_body) {
     cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
     cr_assert_str_eq(sqt_body(buf),
                      "{\"message\": \"Hello, World!\", \"n\": 5, \"html\": \"<\\/script>\\u00e9\"}");
+    cr_assert_eq(get(w, "/json-full", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf),
+                     "{\"a\": [1, -2, 3.5, 0.1, 1e+16, 1000000000000000.0, 1e-05, 0.0001, 1.0, -0.0, "
+                     "123456789.123, true, false, null], \"s\": \"\\u00e9\\u2603\\ud83d\\ude00<\\/x\\n\\\"\", "
+                     "\"n\": {}, \"e\": [], \"big\": -9223372036854775808, \"p\": \"a<\\/p>\"}");
     /* Flushed output goes chunked. */
     cr_assert_eq(get(w, "/stream", buf, sizeof buf), 200);
     cr_assert_str_eq(hdr(buf, "Transfer-Encoding", v, sizeof v), "chunked");
