@@ -263,6 +263,23 @@ SQ_EXTERN sq_loop *sq_req_loop(const sq_req *req);
  * sq_redirect) exactly once, also after on_connection_close. */
 SQ_EXTERN void sq_finish_later(sq_req *req);
 
+/* From prepare: pauses the lifecycle after prepare returns, as an async
+ * prepare that Tornado awaits (an authentication lookup, a database
+ * query). The verb runs when a later callback calls sq_resume(); the
+ * callback may instead finish the request (sq_send_error, sq_finish). A
+ * paused request whose client leaves gets on_connection_close and must
+ * still be resumed or finished. Does nothing outside prepare (and in a
+ * request already finished). For a streamed body, data_received goes on
+ * being called while paused. */
+SQ_EXTERN void sq_pause(sq_req *req);
+
+/* Ends a pause: runs the verb now (or, for a streamed body still arriving,
+ * after its last piece), then finishes unless sq_finish_later was called.
+ * With the verb run from here, req is released before this returns if the
+ * response got finished. Returns 0, or SQ_ESTATE when the request is not
+ * paused or is finished. */
+SQ_EXTERN int sq_resume(sq_req *req);
+
 /* Finishes the response (Tornado's finish()): an ETag and a 304 for a
  * matching If-None-Match on a 200 GET or HEAD whose body was not flushed
  * (unless settings.no_etag; the response had no Etag header of its own), Content-Length when nothing was flushed, the

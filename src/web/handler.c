@@ -198,7 +198,8 @@ static void on_close(sq_http_req *hreq, void *arg) {
     r->depth--;
     /* A streaming request whose body will never complete: its verb will not
      * run, so unless the handler finishes it later, it ends here. */
-    if (!r->finished && r->phase == SQ_PH_STARTED && !r->async && r->depth == 0) sq_finish(r);
+    if (!r->finished && r->phase == SQ_PH_STARTED && !r->async && !r->paused && r->depth == 0)
+        sq_finish(r);
     sq__req_release_maybe(r);
 }
 
@@ -230,7 +231,7 @@ void sq__head_cb(sq_http_req *hreq, void *arg) {
         r->depth++;
         run_start(r);
         r->depth--;
-        if (!r->finished && r->closed && !r->async) sq_finish(r);
+        if (!r->finished && r->closed && !r->async && !r->paused) sq_finish(r);
         sq__req_release_maybe(r);
     }
 }
@@ -242,8 +243,26 @@ void sq__request_cb(sq_http_req *hreq, void *arg) {
         return;
     }
     r->depth++;
+    r->body_done = true;
     if (r->phase == SQ_PH_HEAD) run_start(r);
-    if (!r->finished) run_verb(r);
+    if (!r->finished && !r->paused) run_verb(r);
     r->depth--;
     sq__req_release_maybe(r);
+}
+
+void sq_pause(sq_req *req) {
+    if (req->phase == SQ_PH_STARTED && !req->finished) req->paused = true;
+}
+
+int sq_resume(sq_req *req) {
+    if (req->finished) return SQ_ESTATE;
+    if (!req->paused) return SQ_ESTATE;
+    req->paused = false;
+    /* A streamed body still arriving: the verb runs after its last piece. */
+    if (!req->body_done) return 0;
+    req->depth++;
+    run_verb(req);
+    req->depth--;
+    sq__req_release_maybe(req);
+    return 0;
 }

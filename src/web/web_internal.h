@@ -122,6 +122,8 @@ struct sq_req {
     uint8_t depth;        /* handler functions running (release is deferred) */
     bool finished;
     bool async;           /* sq_finish_later */
+    bool paused;          /* sq_pause: the verb waits for sq_resume */
+    bool body_done;       /* the request callback ran: the whole body is in */
     bool closed;          /* the client went away */
     bool flushed;         /* the head was sent */
     bool error_sent;

@@ -836,3 +836,122 @@ Test(web, etag_and_304) {
     cr_assert_null(hdr(buf, "Etag", v, sizeof v));
     wapp_stop(w);
 }
+
+/* ---- asynchronous prepare, HEAD, big state, errors after a flush ---- */
+
+static atomic_int paused_closes;
+
+static void resume_fire(void *arg) {
+    sq_req *req = arg;
+    record("timer");
+    if (sq_req_closed(req)) {
+        /* The client left while paused: resuming runs the verb, whose
+         * writes fail, and the request finishes all the same. */
+        cr_assert_eq(sq_resume(req), 0);
+        return;
+    }
+    const char *deny = sq_get_query_argument(req, "deny", NULL);
+    if (deny) sq_send_error(req, 401, NULL);
+    else cr_assert_eq(sq_resume(req), 0);
+}
+static void pause_prepare(sq_req *req) {
+    record("prepare");
+    sq_pause(req);
+    sq_loop_call_later(sq_req_loop(req), 60, resume_fire, req, NULL);
+}
+static void pause_get(sq_req *req) {
+    record("get");
+    cr_assert_eq(sq_resume(req), SQ_ESTATE);
+    sq_write_str(req, "resumed");
+}
+static void pause_close(sq_req *req) {
+    record("close");
+    atomic_fetch_add(&paused_closes, 1);
+}
+static void pause_finish(sq_req *req) { record("on_finish"); }
+static const sq_handler pauser = {.prepare = pause_prepare,
+                                  .get = pause_get,
+                                  .on_connection_close = pause_close,
+                                  .on_finish = pause_finish};
+
+typedef struct {
+    char big[10000];
+} big_state;
+static void big_get(sq_req *req) {
+    big_state *s = sq_req_state(req);
+    for (size_t i = 0; i < sizeof s->big; i++) cr_assert_eq(s->big[i], 0);
+    memset(s->big, 'x', sizeof s->big);
+    char name[32], val[64];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "X-H%d", i);
+        snprintf(val, sizeof val, "value %d", i);
+        cr_assert_eq(sq_set_header(req, name, val), 0);
+    }
+    void *blob = sq_req_alloc(req, 100000);
+    cr_assert_not_null(blob);
+    memset(blob, 1, 100000);
+    for (int i = 0; i < 5000; i++) sq_writef(req, "%04d", i % 10000);
+}
+static void big_head(sq_req *req) { sq_write_str(req, "not sent"); }
+static const sq_handler bigh = {.state_size = sizeof(big_state), .get = big_get, .head = big_head};
+
+static atomic_int flush_status;
+static void flushed_then_error(sq_req *req, int status, void *arg) {
+    atomic_store(&flush_status, status == 0 ? 1 : 2);
+    /* After a flush an error can only end the response. */
+    cr_assert_eq(sq_send_error(req, 500, NULL), 0);
+    cr_assert_eq(sq_finish(req), SQ_ESTATE);
+}
+static void flush_get(sq_req *req) {
+    sq_finish_later(req);
+    sq_write_str(req, "partial");
+    cr_assert_eq(sq_flush(req, flushed_then_error, NULL), 0);
+    cr_assert_eq(sq_flush(req, flushed_then_error, NULL), SQ_EBUSY);
+}
+static const sq_handler flusher = {.get = flush_get};
+
+static const sq_route more_routes[] = {
+    {"/pause", &pauser, NULL, NULL},
+    {"/big", &bigh, NULL, NULL},
+    {"/flush", &flusher, NULL, NULL},
+    {NULL},
+};
+
+Test(web, async_prepare) {
+    wapp *w = wapp_start(more_routes, NULL);
+    char buf[8192];
+    reset_record();
+    cr_assert_eq(get(w, "/pause", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "resumed");
+    expect_record("prepare,timer,get,on_finish,");
+    reset_record();
+    cr_assert_eq(get(w, "/pause?deny=1", buf, sizeof buf), 401);
+    expect_record("prepare,timer,on_finish,");
+    /* The client leaves while paused. */
+    reset_record();
+    int fd = sqt_connect(w->port);
+    sqt_send(fd, "GET /pause HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(20000);
+    close(fd);
+    expect_record("prepare,close,timer,get,on_finish,");
+    cr_assert_eq(atomic_load(&paused_closes), 1);
+    wapp_stop(w);
+}
+
+Test(web, big_state_head_and_flush_errors) {
+    wapp *w = wapp_start(more_routes, NULL);
+    static char buf[65536];
+    char v[64];
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq(get(w, "/big", buf, sizeof buf), 200);
+        cr_assert_eq(strlen(sqt_body(buf)), 20000);
+        cr_assert_str_eq(hdr(buf, "X-H99", v, sizeof v), "value 99");
+    }
+    cr_assert_eq(fetch(w, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Content-Length", v, sizeof v), "8");
+    cr_assert_str_eq(sqt_body(buf), "");
+    cr_assert_eq(get(w, "/flush", buf, sizeof buf), 200);
+    cr_assert(strstr(sqt_body(buf), "7\r\npartial\r\n0\r\n\r\n"));
+    cr_assert_eq(atomic_load(&flush_status), 1);
+    wapp_stop(w);
+}
