@@ -51,7 +51,7 @@ void sq__reset_output(sq_req *r) {
 }
 
 void sq__req_release_maybe(sq_req *r) {
-    if (!r->finished || r->depth || r->released) return;
+    if (!r->finished || r->depth || r->released || r->http_pending) return;
     r->released = true;
     sq_app *app = r->app;
     if (r->json) json_decref(r->json);
@@ -183,7 +183,17 @@ static void run_verb(sq_req *r) {
 
 static void on_close(sq_http_req *hreq, void *arg) {
     sq_req *r = arg;
-    if (r->finished) return;
+    if (r->finished) {
+        /* Finished from a flush callback that reported this close: the HTTP
+         * request is finished here, where the server no longer touches it. */
+        if (r->http_pending) {
+            r->http_pending = false;
+            r->http = NULL;
+            sq_http_finish(hreq);
+            sq__req_release_maybe(r);
+        }
+        return;
+    }
     r->closed = true;
     if (r->phase == SQ_PH_HEAD) {
         /* The body was still arriving: no handler code ran, nothing to tell. */

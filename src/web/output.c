@@ -349,7 +349,13 @@ static void flush_tramp(sq_http_req *h, int status, void *arg) {
     r->flush_cb = NULL;
     if (!cb) return;
     r->depth++;
+    /* The server reports a dead connection to the flush callback, then
+     * calls the close callback on the same request: a finish from inside
+     * the first must leave the HTTP request alive for the second. */
+    bool dead = status < 0 && !r->in_flush_error;
+    if (dead) r->in_flush_error = r->closed = true;
     cb(r, status, r->flush_arg);
+    if (dead) r->in_flush_error = false;
     r->depth--;
     sq__req_release_maybe(r);
 }
@@ -500,8 +506,11 @@ int sq_finish(sq_req *req) {
     }
     if (r->app->settings.access_log) access_log(r);
     r->finished = true;
-    sq_http_req_on_close(h, NULL, NULL);
-    if (r->closed) {
+    if (!r->in_flush_error) sq_http_req_on_close(h, NULL, NULL);
+    if (r->in_flush_error) {
+        r->http_pending = true; /* on_close, which follows, finishes it */
+        err = SQ_ECLOSED;
+    } else if (r->closed) {
         err = sq_http_finish(h);
     } else if (r->flushed) {
         if (r->out.len) (void)sq_http_write(h, r->out.data, r->out.len);

@@ -124,6 +124,8 @@ struct sq_req {
     bool async;           /* sq_finish_later */
     bool paused;          /* sq_pause: the verb waits for sq_resume */
     bool body_done;       /* the request callback ran: the whole body is in */
+    bool in_flush_error;  /* inside a flush callback reporting a dead connection */
+    bool http_pending;    /* finished, but the HTTP request is finished by on_close */
     bool closed;          /* the client went away */
     bool flushed;         /* the head was sent */
     bool error_sent;

@@ -955,3 +955,56 @@ Test(web, big_state_head_and_flush_errors) {
     cr_assert_eq(atomic_load(&flush_status), 1);
     wapp_stop(w);
 }
+
+/* ---- a streamed response whose client leaves: the flush callback sees
+ * the error and finishes from inside it ---- */
+
+static atomic_int stream_errors, stream_closes;
+static void pump(sq_req *req, int status, void *arg);
+static void pump_more(sq_req *req) {
+    static char chunk[65536];
+    memset(chunk, 'z', sizeof chunk);
+    sq_write(req, chunk, sizeof chunk);
+    if (sq_flush(req, pump, NULL) != 0) sq_finish(req);
+}
+static void pump(sq_req *req, int status, void *arg) {
+    if (status < 0) {
+        atomic_fetch_add(&stream_errors, 1);
+        cr_assert_eq(sq_finish(req), SQ_ECLOSED);
+        return;
+    }
+    pump_more(req);
+}
+static void endless_get(sq_req *req) {
+    sq_finish_later(req);
+    pump_more(req);
+}
+static void endless_close(sq_req *req) { atomic_fetch_add(&stream_closes, 1); }
+static const sq_handler endless = {.get = endless_get, .on_connection_close = endless_close};
+static const sq_route endless_routes[] = {{"/endless", &endless, NULL, NULL}, {NULL}};
+
+Test(web, streamed_response_client_leaves) {
+    wapp *w = wapp_start(endless_routes, NULL);
+    for (int i = 0; i < 3; i++) {
+        int fd = sqt_connect(w->port);
+        sqt_send(fd, "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n");
+        char buf[4096];
+        cr_assert(read(fd, buf, sizeof buf) > 0);
+        close(fd);
+    }
+    for (int i = 0; i < 300 && atomic_load(&stream_errors) < 3; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&stream_errors), 3);
+    wapp_stop(w);
+}
+
+Test(web, streamed_response_app_closes) {
+    wapp *w = wapp_start(endless_routes, NULL);
+    atomic_store(&stream_errors, 0);
+    int fd = sqt_connect(w->port);
+    sqt_send(fd, "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[4096];
+    cr_assert(read(fd, buf, sizeof buf) > 0);
+    wapp_stop(w);
+    close(fd);
+    cr_assert_eq(atomic_load(&stream_errors), 1);
+}
