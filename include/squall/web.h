@@ -116,6 +116,41 @@ typedef struct sq_route {
 } sq_route;
 
 /* ------------------------------------------------------------------------ */
+/* Built-in handlers                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Route data of sq_static_file_handler. */
+typedef struct sq_static_spec {
+    const char *root;             /* the directory served */
+    const char *default_filename; /* served for a directory ("index.html"), or NULL */
+} sq_static_spec;
+
+/* Tornado's StaticFileHandler: serves the file named by group 1 of the
+ * route (percent-decoded) under spec->root, for GET and HEAD. The resolved
+ * path must stay under the root (symbolic links resolved): 403 otherwise;
+ * 404 when it does not exist; a directory without default_filename, or
+ * anything but a regular file, is 403; a directory URL without a trailing
+ * slash is redirected (301) to one. Sends Accept-Ranges, an ETag from the
+ * file's modification time and size, Last-Modified, a Content-Type from
+ * the extension, and, when the query has a "v" argument, ten-year caching
+ * headers. If-None-Match (alone when present) and If-Modified-Since give
+ * 304; one "bytes=" Range gives 206 (or 416 when it cannot be satisfied).
+ * The file is read in 64 KiB pieces, each flushed before the next is read.
+ * Route data: a const sq_static_spec * that outlives the app. */
+SQ_EXTERN extern const sq_handler sq_static_file_handler;
+
+/* Route data of sq_redirect_handler. */
+typedef struct sq_redirect_spec {
+    const char *url; /* "{0}", "{1}"... are the route's groups, "{name}" a named one */
+    bool temporary;  /* 302 instead of Tornado's default 301 */
+} sq_redirect_spec;
+
+/* Tornado's RedirectHandler: GET redirects to spec->url with the route's
+ * groups substituted and the request's query string appended. Route data:
+ * a const sq_redirect_spec * that outlives the app. */
+SQ_EXTERN extern const sq_handler sq_redirect_handler;
+
+/* ------------------------------------------------------------------------ */
 /* Settings                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -147,9 +182,13 @@ typedef struct sq_app_settings {
     sq_cookie_attrs xsrf_cookie_attrs;
     /* Where sq_authenticated() sends anonymous GET and HEAD requests. */
     const char *login_url;
-    /* Not yet implemented: static files, templates, WebSocket settings. */
+    /* Serve the files under static_path at static_url_prefix (default
+     * "/static/") and /favicon.ico and /robots.txt with
+     * sq_static_file_handler, before the app's own routes (Tornado's
+     * static_path). */
     const char *static_path;
     const char *static_url_prefix;
+    /* Not yet implemented: templates, WebSockets (fields only). */
     const char *template_path;
     uint32_t websocket_ping_interval_ms;
     uint32_t websocket_ping_timeout_ms;

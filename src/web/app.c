@@ -105,6 +105,31 @@ sq_app *sq_app_new(sq_loop *loop, const sq_route *routes, const sq_app_settings 
         app->secret.keys = s->cookie_keys;
         app->secret.nkeys = s->ncookie_keys;
     }
+    if (s->static_path) {
+        /* Tornado inserts the static routes before the application's. */
+        size_t n = 0;
+        while (routes && routes[n].pattern) n++;
+        const char *pre = s->static_url_prefix;
+        size_t pl = strlen(pre);
+        app->static_pattern = malloc(2 * pl + 5);
+        app->own_routes = calloc(n + 4, sizeof *app->own_routes);
+        if (!app->static_pattern || !app->own_routes) goto fail;
+        char *d = app->static_pattern;
+        for (size_t i = 0; i < pl; i++) {
+            if (strchr("\\^$.|?*+()[]{}", pre[i])) *d++ = '\\';
+            *d++ = pre[i];
+        }
+        memcpy(d, "(.*)", 5);
+        app->static_spec.root = s->static_path;
+        sq_route st[3] = {
+            {app->static_pattern, &sq_static_file_handler, &app->static_spec, NULL},
+            {"/(favicon\\.ico)", &sq_static_file_handler, &app->static_spec, NULL},
+            {"/(robots\\.txt)", &sq_static_file_handler, &app->static_spec, NULL},
+        };
+        memcpy(app->own_routes, st, sizeof st);
+        if (n) memcpy(app->own_routes + 3, routes, n * sizeof *routes);
+        routes = app->own_routes;
+    }
     app->groups = calloc(1, sizeof *app->groups);
     if (!app->groups) goto fail;
     app->ngroups = 1;
@@ -132,6 +157,8 @@ fail:
     pcre2_match_data_free(app->md);
     EVP_MD_CTX_free(app->md_ctx);
     EVP_MD_free(app->sha1);
+    free(app->own_routes);
+    free(app->static_pattern);
     free(app);
     return NULL;
 }
@@ -200,6 +227,8 @@ static void app_free(sq_app *app) {
     pcre2_match_data_free(app->md);
     EVP_MD_CTX_free(app->md_ctx);
     EVP_MD_free(app->sha1);
+    free(app->own_routes);
+    free(app->static_pattern);
     free(app);
 }
 

@@ -98,6 +98,9 @@ struct sq_app {
     sq_cookie_secret secret;
     sq_route_rt default_route;
     sq_route default_route_def;
+    sq_route *own_routes;     /* static routes + the app's, when static_path is set */
+    char *static_pattern;
+    sq_static_spec static_spec;
     struct evp_md_ctx_st *md_ctx; /* reused SHA-1 context for Tornado's ETags */
     struct evp_md_st *sha1;
 };

@@ -1008,3 +1008,143 @@ Test(web, streamed_response_app_closes) {
     close(fd);
     cr_assert_eq(atomic_load(&stream_errors), 1);
 }
+
+/* ---- built-in handlers: static files and redirects ---- */
+
+static char static_root[256];
+
+static void make_static_tree(void) {
+    snprintf(static_root, sizeof static_root, "/tmp/sqweb-static-%d", (int)getpid());
+    static char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s %s-outside && mkdir -p %s/sub %s/empty %s-outside && printf 'hello static' > %s/a.txt && "
+             "printf '<p>index</p>' > %s/sub/index.html && printf 'secret' > %s-outside/s.txt && "
+             "ln -s %s-outside/s.txt %s/link.txt && head -c 300000 /dev/urandom > %s/big.bin",
+             static_root, static_root, static_root, static_root, static_root, static_root,
+             static_root, static_root, static_root, static_root, static_root);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void remove_static_tree(void) {
+    static char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s-outside", static_root, static_root);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static sq_static_spec static_spec;
+static const sq_redirect_spec redir_spec = {"/users/{1}/{0}", false};
+static const sq_redirect_spec redir_named = {"/n/{id}?x=1", true};
+static const sq_route builtin_routes[] = {
+    {"/files/(.*)", &sq_static_file_handler, &static_spec, NULL},
+    {"/r/([a-z]+)/(\\d+)", &sq_redirect_handler, (void *)&redir_spec, NULL},
+    {"/rn/(?<id>\\d+)", &sq_redirect_handler, (void *)&redir_named, NULL},
+    {NULL},
+};
+
+Test(web, static_files) {
+    make_static_tree();
+    static_spec.root = static_root;
+    static_spec.default_filename = "index.html";
+    wapp *w = wapp_start(builtin_routes, NULL);
+    static char buf[400000];
+    char v[128], raw[512], etag[64], lm[64];
+    cr_assert_eq(get(w, "/files/a.txt", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "hello static");
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/plain");
+    cr_assert_str_eq(hdr(buf, "Accept-Ranges", v, sizeof v), "bytes");
+    cr_assert_not_null(hdr(buf, "Etag", etag, sizeof etag));
+    cr_assert_not_null(hdr(buf, "Last-Modified", lm, sizeof lm));
+    cr_assert_null(hdr(buf, "Cache-Control", v, sizeof v));
+    /* Conditional requests. */
+    snprintf(raw, sizeof raw, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", etag);
+    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
+    snprintf(raw, sizeof raw, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: %s\r\n\r\n", lm);
+    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n\r\n",
+                       buf, sizeof buf),
+                 200);
+    /* Ranges. */
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n", buf, sizeof buf), 206);
+    cr_assert_str_eq(sqt_body(buf), "hello");
+    cr_assert_str_eq(hdr(buf, "Content-Range", v, sizeof v), "bytes 0-4/12");
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-6\r\n\r\n", buf, sizeof buf), 206);
+    cr_assert_str_eq(sqt_body(buf), "static");
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=6-\r\n\r\n", buf, sizeof buf), 206);
+    cr_assert_str_eq(sqt_body(buf), "static");
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=12-\r\n\r\n", buf, sizeof buf), 416);
+    cr_assert_str_eq(hdr(buf, "Content-Range", v, sizeof v), "bytes */12");
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-0\r\n\r\n", buf, sizeof buf), 416);
+    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2,4-5\r\n\r\n", buf, sizeof buf), 200);
+    /* HEAD: the length, no body. */
+    cr_assert_eq(fetch(w, "HEAD /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Content-Length", v, sizeof v), "12");
+    /* Versioned URLs are cached for ten years. */
+    cr_assert_eq(get(w, "/files/a.txt?v=1", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Cache-Control", v, sizeof v), "max-age=315360000");
+    /* Safety. */
+    cr_assert_eq(get(w, "/files/../a.txt", buf, sizeof buf), 404);
+    cr_assert_eq(get(w, "/files/%2e%2e/sqweb-static-x", buf, sizeof buf), 404);
+    char esc[512];
+    snprintf(esc, sizeof esc, "/files/..%%2F%s-outside%%2Fs.txt", strrchr(static_root, '/') + 1);
+    cr_assert_eq(get(w, esc, buf, sizeof buf), 403);
+    cr_assert_eq(get(w, "/files/link.txt", buf, sizeof buf), 403);
+    cr_assert_eq(get(w, "/files/nope.txt", buf, sizeof buf), 404);
+    cr_assert_eq(get(w, "/files/a.txt%00.png", buf, sizeof buf), 400);
+    cr_assert_eq(get(w, "/files/empty/", buf, sizeof buf), 404);
+    /* Directories. */
+    cr_assert_eq(get(w, "/files/sub", buf, sizeof buf), 301);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/files/sub/");
+    cr_assert_eq(get(w, "/files/sub/", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "<p>index</p>");
+    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/html");
+    /* A big file in pieces, compared with the original. */
+    cr_assert_eq(get(w, "/files/big.bin", buf, sizeof buf), 200);
+    char path[512];
+    snprintf(path, sizeof path, "%s/big.bin", static_root);
+    FILE *f = fopen(path, "rb");
+    static char want[300000];
+    cr_assert_eq(fread(want, 1, sizeof want, f), sizeof want);
+    fclose(f);
+    const char *body = strstr(buf, "\r\n\r\n") + 4;
+    cr_assert_eq(memcmp(body, want, sizeof want), 0);
+    /* A client leaving in the middle of a big file. */
+    int fd = sqt_connect(w->port);
+    sqt_send(fd, "GET /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    cr_assert(read(fd, buf, 1000) > 0);
+    close(fd);
+    usleep(50000);
+    cr_assert_eq(get(w, "/files/a.txt", buf, sizeof buf), 200);
+    wapp_stop(w);
+    remove_static_tree();
+}
+
+Test(web, static_path_setting) {
+    make_static_tree();
+    sq_app_settings s = {.static_path = static_root};
+    wapp *w = wapp_start(routes, &s);
+    char buf[8192];
+    cr_assert_eq(get(w, "/static/a.txt", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "hello static");
+    cr_assert_eq(get(w, "/robots.txt", buf, sizeof buf), 404);
+    cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "Hello, world");
+    wapp_stop(w);
+    s.static_url_prefix = "/s.x/";
+    w = wapp_start(routes, &s);
+    cr_assert_eq(get(w, "/s.x/a.txt", buf, sizeof buf), 200);
+    cr_assert_eq(get(w, "/sXx/a.txt", buf, sizeof buf), 404);
+    wapp_stop(w);
+    remove_static_tree();
+}
+
+Test(web, redirect_handler) {
+    wapp *w = wapp_start(builtin_routes, NULL);
+    char buf[8192], v[128];
+    cr_assert_eq(get(w, "/r/abc/42?q=1", buf, sizeof buf), 301);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/users/42/abc?q=1");
+    cr_assert_eq(get(w, "/rn/7?y=2", buf, sizeof buf), 302);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/n/7?x=1&y=2");
+    cr_assert_eq(fetch(w, "POST /r/abc/42 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 405);
+    wapp_stop(w);
+}
