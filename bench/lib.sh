@@ -3,10 +3,13 @@
 # process it starts is killed on exit (by its pid).
 #
 # Servers: server_cmd_NAME PORT sets SERVER_CMD (an array) or returns 1 with
-# SKIP_REASON set. Measurements: measure_KIND SERVER PARAMS... sets VALUE (a
-# number) and NOTE (a remark for the table, or empty), or returns 1 after saying
-# why on stderr; see bench/rows.conf. They are called in the main shell, never
-# in $(...), so that every pid they start is known to the exit trap.
+# SKIP_REASON set. Measurements: measure_wrk_all ROW PARAMS... measures one
+# wrk row on all the started servers and records it; every other kind is
+# measure_KIND SERVER PARAMS..., which starts its own server and sets VALUE (a
+# number) and NOTE (a remark for the table, or empty), or returns 1 after
+# saying why on stderr; see bench/rows.conf. They are called in the main
+# shell, never in $(...), so that every pid they start is known to the exit
+# trap.
 
 # ---- settings (environment overrides) ---------------------------------------
 : "${BENCH_RUNS:=3}"            # wrk runs per row; the best one is reported
@@ -216,20 +219,25 @@ cpu_busy() {
         d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0)}'
 }
 
-# proc_snapshot FILE: "pid ticks" (utime+stime) of every process, except
-# wrk, the benchmark's own server (SERVER_PID) and this shell's pids.
+# proc_snapshot FILE: the time since boot ("now TICKS"), then "pid ticks
+# start" (utime+stime, start time) of every process, except wrk, the
+# benchmark's own servers (SERVER_PID, WRK_PIDS) and this shell's pids.
 proc_snapshot() {
-    awk -v skip=" ${SERVER_PID:-} $$ $BASHPID " 'FNR == 1 {
+    awk '{printf "now %.0f\n", $1 * 100}' /proc/uptime > "$1"
+    awk -v skip=" ${SERVER_PID:-} ${WRK_PIDS:-} $$ $BASHPID " 'FNR == 1 {
         line = $0; pid = $1; sub(/^.*\) /, "", line); split(line, f, " ");
         c = $0; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c);
-        if (c != "wrk" && index(skip, " " pid " ") == 0) print pid, f[12] + f[13] }' \
-        /proc/[0-9]*/stat 2>/dev/null > "$1"
+        if (c != "wrk" && index(skip, " " pid " ") == 0) print pid, f[12] + f[13], f[20] }' \
+        /proc/[0-9]*/stat 2>/dev/null >> "$1"
 }
 
 # foreign_ticks BEFORE AFTER: CPU ticks used in between by those processes
-# (a process born in between counts whole).
+# (a process born in between counts whole; one missing from BEFORE for any
+# other reason counts not at all).
 foreign_ticks() {
-    awk 'NR == FNR {b[$1] = $2; next} {d = $2 - ($1 in b ? b[$1] : 0); if (d > 0) t += d}
+    awk 'NR == FNR {if ($1 == "now") t0 = $2; else b[$1] = $2; next}
+         $1 == "now" {next}
+         {d = ($1 in b) ? $2 - b[$1] : ($3 >= t0 - 1 ? $2 : 0); if (d > 0) t += d}
          END {print t + 0}' "$1" "$2"
 }
 
@@ -275,40 +283,63 @@ wrk_once() {
     printf -v RPS '%.0f' "$rps"
 }
 
-# measure_wrk SERVER conns=N depth=D path=P: best of BENCH_RUNS runs, on the
-# already started server (SERVER_PORT).
-measure_wrk() {
-    local server=$1; shift
+# measure_wrk_all ROW_ID conns=N depth=D path=P: one wrk row for every
+# server in WRK_SERVERS (names), already started on the ports in WRK_PORTS
+# (an associative array). The servers take turns: a warm-up each, then
+# BENCH_RUNS rounds of one run per server, so that whatever else the machine
+# is doing hits them all alike; up to BENCH_EXTRA_RUNS more rounds while some
+# server's best run shared the machine with other busy processes. Records the
+# best run of each server (and a note when it was noisy or client-bound).
+measure_wrk_all() {
+    local rid=$1; shift
     local P_conns=64 P_depth=1 P_path=/
     params_to_locals "$@"
-    local best=0 i all=()
-    WRK_ERRORS=0
-    NOTE=
-    if [ "$BENCH_WARMUP" -gt 0 ]; then
-        wrk_once "$SERVER_PORT" "$P_conns" "$P_depth" "$P_path" "$BENCH_WARMUP" || return 1
-    fi
-    local best_srv= best_cli= best_foreign=0
-    i=0
-    # BENCH_RUNS runs; up to BENCH_EXTRA_RUNS more while the best one so far
-    # shared the machine with other busy processes.
-    while [ "$i" -lt "$BENCH_RUNS" ] ||
-          { [ "$i" -lt $((BENCH_RUNS + BENCH_EXTRA_RUNS)) ] && [ "$best_foreign" -ge "$BENCH_NOISE_PCT" ]; }; do
-        i=$((i + 1))
-        wrk_once "$SERVER_PORT" "$P_conns" "$P_depth" "$P_path" "$BENCH_DURATION" || return 1
-        all+=("$RPS (${SRV_BUSY:-?}/${CLI_BUSY:-?}/$FOREIGN)")
-        if [ "$RPS" -gt "$best" ]; then
-            best=$RPS best_srv=$SRV_BUSY best_cli=$CLI_BUSY best_foreign=$FOREIGN
+    local s round=0 noisy
+    local -A best=() srv=() cli=() foreign=() runs=() errs=()
+    for s in $WRK_SERVERS; do
+        best[$s]=0 foreign[$s]=0 runs[$s]= errs[$s]=0
+        if [ "$BENCH_WARMUP" -gt 0 ]; then
+            wrk_once "${WRK_PORTS[$s]}" "$P_conns" "$P_depth" "$P_path" "$BENCH_WARMUP" || best[$s]=error
         fi
     done
-    log "$server: req/s (server CPU/client CPU/other processes, % busy) ${all[*]} -> best $best"
-    [ "$best_foreign" -ge "$BENCH_NOISE_PCT" ] &&
-        NOTE="noisy: other processes used ${best_foreign}% of a CPU during the best run"
-    # A server CPU with idle time while wrk's CPU is saturated: wrk is the bottleneck.
-    if [ -n "$best_srv" ] && [ -n "$best_cli" ] && [ "$best_srv" -lt 90 ] && [ "$best_cli" -ge 95 ]; then
-        NOTE="${NOTE:+$NOTE; }client-bound: the server CPU was ${best_srv}% busy, wrk's ${best_cli}%"
-    fi
-    [ "$WRK_ERRORS" = 1 ] && NOTE="${NOTE:+$NOTE; }wrk reported socket errors or non-2xx responses"
-    VALUE=$best
+    while :; do
+        noisy=0
+        for s in $WRK_SERVERS; do
+            [ "${best[$s]}" != error ] && [ "${foreign[$s]}" -ge "$BENCH_NOISE_PCT" ] && noisy=1
+        done
+        [ "$round" -ge "$BENCH_RUNS" ] && { [ "$noisy" = 0 ] || [ "$round" -ge $((BENCH_RUNS + BENCH_EXTRA_RUNS)) ]; } && break
+        round=$((round + 1))
+        for s in $WRK_SERVERS; do
+            [ "${best[$s]}" = error ] && continue
+            WRK_ERRORS=0
+            if ! wrk_once "${WRK_PORTS[$s]}" "$P_conns" "$P_depth" "$P_path" "$BENCH_DURATION"; then
+                best[$s]=error
+                continue
+            fi
+            [ "$WRK_ERRORS" = 1 ] && errs[$s]=1
+            runs[$s]+=" $RPS (${SRV_BUSY:-?}/${CLI_BUSY:-?}/$FOREIGN)"
+            if [ "$RPS" -gt "${best[$s]}" ]; then
+                best[$s]=$RPS srv[$s]=$SRV_BUSY cli[$s]=$CLI_BUSY foreign[$s]=$FOREIGN
+            fi
+        done
+    done
+    for s in $WRK_SERVERS; do
+        if [ "${best[$s]}" = error ]; then
+            log "$s: $rid: wrk failed"
+            record "$s" "$rid" error
+            continue
+        fi
+        log "$s: $rid: req/s (server CPU/client CPU/other processes, % busy):${runs[$s]} -> best ${best[$s]}"
+        NOTE=
+        [ "${foreign[$s]}" -ge "$BENCH_NOISE_PCT" ] &&
+            NOTE="noisy: other processes used ${foreign[$s]}% of a CPU during the best run"
+        # The server's CPU had idle time while wrk's was saturated: wrk is the bottleneck.
+        if [ -n "${srv[$s]:-}" ] && [ -n "${cli[$s]:-}" ] && [ "${srv[$s]}" -lt 90 ] && [ "${cli[$s]}" -ge 95 ]; then
+            NOTE="${NOTE:+$NOTE; }client-bound: the server CPU was ${srv[$s]}% busy, wrk's ${cli[$s]}%"
+        fi
+        [ "${errs[$s]}" = 1 ] && NOTE="${NOTE:+$NOTE; }wrk reported socket errors or non-2xx responses"
+        record "$s" "$rid" "${best[$s]}" "$NOTE"
+    done
 }
 
 # measure_callgrind SERVER conns=C reqs=R path=P: starts SERVER under
