@@ -353,7 +353,8 @@ void sq__conn_close(sq_conn *c) {
                 req->flush_cb = NULL;
                 fcb(req, SQ_ECONNRESET, req->flush_arg);
             }
-            if (req->close_cb) {
+            /* The flush callback may have finished (and so released) it. */
+            if (req->state == SQ_REQ_APP && req->close_cb) {
                 void (*cb)(sq_http_req *, void *) = req->close_cb;
                 req->close_cb = NULL;
                 cb(req, req->close_arg);

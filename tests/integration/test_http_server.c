@@ -674,3 +674,42 @@ Test(http_server, upgraded_streams_on_shutdown_and_close) {
     cr_assert_eq(atomic_load(&stream_closed), 2);
     sqt_stop(s);
 }
+
+/* Regression: a flush callback that learns of the disconnect and finishes
+ * the request must not be followed by the close callback on the released
+ * request. */
+static atomic_int big_flush_status, big_close_calls;
+
+static void big_closed(sq_http_req *req, void *arg) { atomic_fetch_add(&big_close_calls, 1); }
+
+static void big_flushed(sq_http_req *req, int status, void *arg) {
+    atomic_store(&big_flush_status, status == 0 ? 1 : 2);
+    sq_http_finish(req);
+}
+
+static void big_app(sq_http_req *req, void *arg) {
+    static char chunk[1 << 20];
+    sq_http_req_on_close(req, big_closed, NULL);
+    for (int i = 0; i < 16; i++) sq_http_write(req, chunk, sizeof chunk);
+    cr_assert_eq(sq_http_flush(req, big_flushed, NULL), 0);
+}
+
+Test(http_server, flush_callback_finishing_on_disconnect) {
+    atomic_store(&big_flush_status, 0);
+    atomic_store(&big_close_calls, 0);
+    sqt_server *s = sqt_start(big_app, NULL, NULL);
+    int fd = sqt_connect(sqt_port(s));
+    sqt_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    /* 16 MiB cannot all go into the socket while nobody reads: leave. */
+    char buf[4096];
+    cr_assert_gt(recv(fd, buf, sizeof buf, 0), 0);
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg); /* RST */
+    close(fd);
+    for (int i = 0; i < 300 && atomic_load(&big_flush_status) == 0; i++) usleep(10000);
+    cr_assert_eq(atomic_load(&big_flush_status), 2, "the flush reports the dead connection");
+    usleep(50000);
+    cr_assert_eq(atomic_load(&big_close_calls), 0, "no close callback after finish");
+    cr_assert_eq(sq_http_server_connections(sqt_http(s)), 0);
+    sqt_stop(s);
+}
