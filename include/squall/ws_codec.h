@@ -211,7 +211,8 @@ SQ_EXTERN void sq_ws_decoder_init(sq_ws_decoder *d, sq_ws_role role);
  * in place. Returns the number of bytes consumed (call again with the rest
  * while it is less than len) and fills *ev; or, on a protocol violation,
  * SQ_EPROTO (d->close_code 1002 or 1007) or SQ_ELIMIT (1009), after which
- * the decoder must be re-initialised before reuse.
+ * the decoder must be re-initialised before reuse (until then every call
+ * answers SQ_ESTATE).
  *
  * At most one event per call. A data frame is reported as one or more
  * SQ_WS_EV_DATA spans as its payload arrives (an empty span when a header
@@ -329,8 +330,9 @@ typedef struct sq_ws_client_request_opts {
  * websocket, Connection: Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version:
  * 13, then the optional headers, then the empty line) into out[0, cap).
  * Returns its length, SQ_ENOSPC when it does not fit (nothing useful is in
- * out then), or SQ_EHEADER when a value holds CR, LF or NUL, or when
- * extra_headers does not end with CRLF. */
+ * out then), or SQ_EHEADER when host or key is missing, a value holds CR
+ * or LF, the path holds a space, or extra_headers is not a sequence of
+ * whole "Name: value\r\n" lines. */
 SQ_EXTERN int sq_ws_client_request(char *out, size_t cap, const sq_ws_client_request_opts *o);
 
 /* ------------------------------------------------------------------------ */

@@ -1410,3 +1410,26 @@ Test(ws_pmd_peer, python_websockets_both_ways, .timeout = 120) {
         }
     }
 }
+
+Test(ws_rules, after_error_and_close) {
+    uint8_t f[32];
+    size_t n = mk(f, 0x81, "\xff", 1, NULL); /* invalid text, through the fast path */
+    sq_ws_decoder d;
+    sq_ws_decoder_init(&d, SQ_WS_CLIENT);
+    sq_ws_event ev;
+    cr_assert_eq(sq_ws_decode(&d, f, n, &ev), SQ_EPROTO);
+    cr_assert_eq(d.close_code, 1007);
+    cr_assert_not_null(d.error);
+    cr_assert(!sq_ws_decoder_idle(&d));
+    cr_assert_eq(sq_ws_decode(&d, f, n, &ev), SQ_ESTATE, "a failed decoder stays failed");
+    /* Non-ASCII text through the fast path, both roles. */
+    n = mk(f, 0x81, "\xce\xba\xcf\x83", 4, NULL);
+    check(&CLIENT, f, n, "T:\\xce\\xba\\xcf\\x83|");
+    n = mk(f, 0x81, "caf\xc3\xa9 \xe2\x82\xac", 9, K);
+    check(&SERVER, f, n, "T:caf\\xc3\\xa9 \\xe2\\x82\\xac|");
+    /* A close leaves the decoder idle. */
+    n = mk(f, 0x88, "", 0, K);
+    sq_ws_decoder_init(&d, SQ_WS_SERVER);
+    cr_assert_eq(sq_ws_decode(&d, f, n, &ev), (int64_t)n);
+    cr_assert(sq_ws_decoder_idle(&d));
+}
