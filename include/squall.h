@@ -9,5 +9,6 @@
 #include "squall/http.h"
 #include "squall/codec.h"
 #include "squall/web.h"
+#include "squall/testing.h"
 
 #endif
