@@ -463,7 +463,9 @@ SQ_EXTERN bool sq_authenticated(sq_req *req, const void *current_user);
 
 /* The method name ("GET"), the request target ("/a?b=c"), the raw path
  * ("/a") and the raw query ("b=c", "" when absent); NUL-terminated, in the
- * arena. */
+ * arena. These, sq_req_remote_ip, sq_get_status, sq_req_time and anything
+ * already parsed stay readable in on_finish; headers, the body and
+ * sq_req_http() do not (NULL there). */
 SQ_EXTERN const char *sq_req_method(sq_req *req);
 SQ_EXTERN const char *sq_req_uri(sq_req *req);
 SQ_EXTERN const char *sq_req_path(sq_req *req);

@@ -20,26 +20,32 @@ const char *sq__header_n(sq_req *r, const char *name, size_t *len) {
     return sq_http_req_header(r->http, name, len);
 }
 
+/* The request line's parts are copied once and kept, so that on_finish
+ * (after the HTTP request is gone) can still read them. */
 const char *sq_req_method(sq_req *req) {
+    if (req->method_s || !req->http) return req->method_s ? req->method_s : "";
     const sq_http_head *h = sq_http_req_head(req->http);
-    return sq_req_strndup(req, h->method, h->method_len);
+    return req->method_s = sq_req_strndup(req, h->method, h->method_len);
 }
 
 const char *sq_req_uri(sq_req *req) {
+    if (req->uri_s || !req->http) return req->uri_s ? req->uri_s : "";
     const sq_http_head *h = sq_http_req_head(req->http);
-    return sq_req_strndup(req, h->target, h->target_len);
+    return req->uri_s = sq_req_strndup(req, h->target, h->target_len);
 }
 
 const char *sq_req_path(sq_req *req) {
+    if (req->path_s || !req->http) return req->path_s ? req->path_s : "";
     size_t n;
     const char *p = sq_http_req_path(req->http, &n);
-    return sq_req_strndup(req, p, n);
+    return req->path_s = sq_req_strndup(req, p, n);
 }
 
 const char *sq_req_query(sq_req *req) {
+    if (req->query_s || !req->http) return req->query_s ? req->query_s : "";
     size_t n;
     const char *p = sq_http_req_query(req->http, &n);
-    return sq_req_strndup(req, p, n);
+    return req->query_s = sq_req_strndup(req, p, n);
 }
 
 const char *sq_req_header(sq_req *req, const char *name) {
@@ -107,6 +113,7 @@ static int parse_form(sq_req *r, const char *data, size_t len, arg_vec *out) {
 
 static bool parse_query(sq_req *r) {
     if (r->query_parsed) return true;
+    if (!r->http) return true; /* finished before it was asked for */
     r->query_parsed = true;
     size_t n;
     const char *q = sq_http_req_query(r->http, &n);
@@ -168,6 +175,7 @@ static int parse_multipart(sq_req *r, const char *ct, size_t ctl, const char *bo
 
 static bool parse_body(sq_req *r) {
     if (r->body_parsed) return !r->body_bad;
+    if (!r->http) return true;
     r->body_parsed = true;
     size_t len;
     const char *body = sq_req_body(r, &len);

@@ -505,6 +505,15 @@ int sq_finish(sq_req *req) {
         if (no_body_status(r->status)) r->out.len = 0;
     }
     if (r->app->settings.access_log) access_log(r);
+    if (r->handler && r->handler->on_finish) {
+        /* on_finish runs after the HTTP request is gone: keep what it
+         * usually logs. */
+        sq_req_method(r);
+        sq_req_uri(r);
+        sq_req_path(r);
+        sq_req_query(r);
+        sq_req_remote_ip(r);
+    }
     r->finished = true;
     if (!r->in_flush_error) sq_http_req_on_close(h, NULL, NULL);
     if (r->in_flush_error) {

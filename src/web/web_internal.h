@@ -162,6 +162,7 @@ struct sq_req {
     json_t *json;
     const char *remote_ip;
     const char *protocol;
+    const char *method_s, *uri_s, *path_s, *query_s; /* copies, readable in on_finish */
     const char *xsrf_token;
     uint8_t xsrf_raw[SQ_XSRF_TOKEN_SIZE];
     bool xsrf_raw_ok;

@@ -198,7 +198,19 @@ static void life_post(sq_req *req) {
     record("post");
     sq_write_str(req, "posted");
 }
-static void life_on_finish(sq_req *req) { record("on_finish"); }
+static void life_on_finish(sq_req *req) {
+    /* What a logging on_finish reads, after the HTTP request is gone. */
+    const char *m = sq_req_method(req);
+    cr_assert(!strcmp(m, "GET") || !strcmp(m, "DELETE") || !strcmp(m, "PROPFIND"), "%s", m);
+    cr_assert(strncmp(sq_req_uri(req), "/life", 5) == 0);
+    cr_assert_str_eq(sq_req_path(req), "/life");
+    cr_assert_str_eq(sq_req_remote_ip(req), "127.0.0.1");
+    cr_assert(sq_get_status(req) == 200 || sq_get_status(req) == 401 || sq_get_status(req) == 405);
+    cr_assert(sq_req_time(req) >= 0.0 && sq_req_time(req) < 5.0);
+    cr_assert_null(sq_req_header(req, "Host"));
+    cr_assert_null(sq_req_http(req));
+    record("on_finish");
+}
 
 static const sq_handler life = {
     .state_size = sizeof(life_state),
