@@ -74,6 +74,34 @@ static inline uint64_t xor64(uint8_t *dst, const uint8_t *src, size_t len, uint6
     }
     if (i < len) {
         /* i is a multiple of 8: the key lines up with its start. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* 4, 2 and 1 bytes: at most three steps whatever the tail. */
+        uint64_t t = 0;
+        if (len - i >= 4) {
+            uint32_t v;
+            memcpy(&v, src + i, 4);
+            v ^= (uint32_t)k;
+            memcpy(dst + i, &v, 4);
+            t |= v;
+            i += 4;
+            k >>= 32;
+        }
+        if (len - i >= 2) {
+            uint16_t v;
+            memcpy(&v, src + i, 2);
+            v ^= (uint16_t)k;
+            memcpy(dst + i, &v, 2);
+            t |= v;
+            i += 2;
+            k >>= 16;
+        }
+        if (i < len) {
+            uint8_t v = src[i] ^ (uint8_t)k;
+            dst[i] = v;
+            t |= v;
+        }
+        acc |= t;
+#else
         uint8_t kb[8], c = 0;
         memcpy(kb, &k, 8);
         for (size_t j = 0; i + j < len; j++) {
@@ -82,6 +110,7 @@ static inline uint64_t xor64(uint8_t *dst, const uint8_t *src, size_t len, uint6
             c |= x;
         }
         acc |= c;
+#endif
     }
     return acc & 0x8080808080808080ull;
 }
@@ -338,6 +367,27 @@ __attribute__((noinline)) static int64_t decode_slow(sq_ws_decoder *d, uint8_t *
     return (int64_t)i;
 }
 
+/* Fills *ev for a whole single-frame message. */
+static inline void fill_whole(sq_ws_event *ev, unsigned b0, uint8_t *p, size_t n) {
+    ev->kind = SQ_WS_EV_DATA;
+    ev->opcode = (uint8_t)(b0 & 0x0f);
+    ev->flags = SQ_WS_F_FIN | SQ_WS_F_FRAME_START | SQ_WS_F_FRAME_END | SQ_WS_F_MSG_START | SQ_WS_F_MSG_END;
+    ev->close_code = 0;
+    ev->data = p;
+    ev->len = n;
+    ev->reason = NULL;
+    ev->reason_len = 0;
+    ev->frame_len = n;
+}
+
+/* The fast path's end for text that is not pure ASCII. */
+__attribute__((noinline)) static int64_t fast_text(sq_ws_decoder *d, uint8_t *p, size_t n, size_t hl,
+                                                   sq_ws_event *ev) {
+    if (!sq_utf8_valid(p, n)) return fail(d, SQ_WS_CLOSE_INVALID_DATA, "invalid UTF-8 in a text message");
+    fill_whole(ev, SQ_WS_OP_TEXT, p, n);
+    return (int64_t)(hl + n);
+}
+
 int64_t sq_ws_decode(sq_ws_decoder *d, uint8_t *buf, size_t len, sq_ws_event *ev) {
     /* Fast path: a whole single-frame text or binary message with a 7-bit
      * length, masked as the role requires, between messages: the common
@@ -351,18 +401,9 @@ int64_t sq_ws_decode(sq_ws_decoder *d, uint8_t *buf, size_t len, sq_ws_event *ev
             (n <= d->max_message || !d->max_message)) {
             uint8_t *p = buf + hl;
             uint64_t high = xor64(p, p, n, server ? key64(buf + 2, 0) : 0);
-            if (high && b0 == 0x81 && !(d->options & SQ_WS_DEC_NO_UTF8) && !sq_utf8_valid(p, n))
-                return fail(d, SQ_WS_CLOSE_INVALID_DATA, "invalid UTF-8 in a text message");
-            ev->kind = SQ_WS_EV_DATA;
-            ev->opcode = (uint8_t)(b0 & 0x0f);
-            ev->flags = SQ_WS_F_FIN | SQ_WS_F_FRAME_START | SQ_WS_F_FRAME_END | SQ_WS_F_MSG_START |
-                        SQ_WS_F_MSG_END;
-            ev->close_code = 0;
-            ev->data = p;
-            ev->len = n;
-            ev->reason = NULL;
-            ev->reason_len = 0;
-            ev->frame_len = n;
+            if (high && b0 == 0x81 && !(d->options & SQ_WS_DEC_NO_UTF8))
+                return fast_text(d, p, n, hl, ev); /* a tail call: keeps this path a leaf */
+            fill_whole(ev, b0, p, n);
             return (int64_t)(hl + n);
         }
     }
