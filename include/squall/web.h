@@ -410,7 +410,8 @@ SQ_EXTERN int sq_redirect(sq_req *req, const char *url, int status);
  * or, when the request's Accept header names application/json,
  *     {"error": {"code": 404, "message": "Not Found"}}
  * With settings.debug it also says why the framework refused a request.
- * When the headers were already flushed it only finishes. Returns what
+ * When the headers were already flushed it only finishes, and so does a
+ * send_error from inside write_error (no recursion). Returns what
  * sq_finish returns. */
 SQ_EXTERN int sq_send_error(sq_req *req, int status, const char *reason);
 
@@ -425,6 +426,11 @@ SQ_EXTERN int sq_set_cookie(sq_req *req, const char *name, const char *value,
 /* Deletes a cookie: an empty value that expired a year ago, with the given
  * path (NULL: "/") and domain (may be NULL). */
 SQ_EXTERN int sq_clear_cookie(sq_req *req, const char *name, const char *path, const char *domain);
+
+/* Deletes every cookie the request sent (Tornado's clear_all_cookies),
+ * with the given path (NULL: "/") and domain. Returns 0 or the first
+ * error. */
+SQ_EXTERN int sq_clear_all_cookies(sq_req *req, const char *path, const char *domain);
 
 /* Sets a cookie signed and timestamped with settings.cookie_secret
  * (Tornado's set_signed_cookie, version 2), expiring after expires_days (0:

@@ -585,8 +585,11 @@ static void default_write_error(sq_req *r, int status) {
 int sq__send_error_detail(sq_req *r, int status, const char *reason, const char *detail) {
     if (r->finished) return SQ_ESTATE;
     if (detail) r->err_detail = detail;
-    if (r->flushed || r->closed) return sq_finish(r);
+    /* Sent again from write_error or from the set_default_headers it runs:
+     * finish with what is there rather than recurse. */
+    if (r->flushed || r->closed || r->in_error) return sq_finish(r);
     r->depth++;
+    r->in_error = true;
     sq__reset_output(r);
     if (r->handler->set_default_headers && r->phase != SQ_PH_HEAD) r->handler->set_default_headers(r);
     if (!r->finished) {
@@ -601,6 +604,7 @@ int sq__send_error_detail(sq_req *r, int status, const char *reason, const char 
             else default_write_error(r, r->status);
         }
     }
+    r->in_error = false;
     r->depth--;
     if (!r->finished) return sq_finish(r);
     sq__req_release_maybe(r);
@@ -662,6 +666,27 @@ int sq_clear_cookie(sq_req *req, const char *name, const char *path, const char 
     a.domain = domain;
     a.expires = (int64_t)time(NULL) - 365 * 86400;
     return sq_set_cookie(req, name, "", &a);
+}
+
+int sq_clear_all_cookies(sq_req *req, const char *path, const char *domain) {
+    size_t hl;
+    const char *h = sq__header_n(req, "Cookie", &hl);
+    if (!h) return 0;
+    char *buf = sq__arena_alloc(&req->arena, hl + 1);
+    if (!buf) return SQ_ENOMEM;
+    sq_cookie_iter it;
+    sq_cookie_init(&it, h, hl, buf, hl + 1);
+    const char *n, *v;
+    size_t nl, vl;
+    int rc, err = 0;
+    while ((rc = sq_cookie_next(&it, &n, &nl, &v, &vl)) != 0) {
+        if (rc < 0 || !sq_cookie_name_valid(n, nl)) continue;
+        char *name = sq_req_strndup(req, n, nl);
+        if (!name) return SQ_ENOMEM;
+        int e = sq_clear_cookie(req, name, path, domain);
+        if (e && !err) err = e;
+    }
+    return err;
 }
 
 int sq_set_signed_cookie(sq_req *req, const char *name, const void *value, size_t len,

@@ -132,6 +132,7 @@ struct sq_req {
     bool closed;          /* the client went away */
     bool flushed;         /* the head was sent */
     bool error_sent;
+    bool in_error;        /* inside send_error (write_error, set_default_headers) */
     bool released;
 
     /* Path captures: offsets into the path, decoded lazily into args. */
