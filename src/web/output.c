@@ -405,16 +405,24 @@ static size_t etag_sha1(sq_req *r, char out[SQ_ETAG_SIZE]) {
     return 42;
 }
 
-/* 16 lowercase hex digits of v, least significant byte first, two digits
- * per table lookup. */
+/* 8 lowercase hex digits of x, most significant first, without a loop:
+ * each nibble is spread into a byte, then turned into '0'-'9' or 'a'-'f'
+ * with one add and a carry mask. */
+static inline void hex32(uint32_t x, char *out) {
+    uint64_t v = x;
+    v = (v | (v << 16)) & 0x0000ffff0000ffffull;
+    v = (v | (v << 8)) & 0x00ff00ff00ff00ffull;
+    v = (v | (v << 4)) & 0x0f0f0f0f0f0f0f0full;
+    uint64_t letters = ((v + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+    v += 0x3030303030303030ull + letters * ('a' - '0' - 10);
+    v = __builtin_bswap64(v); /* the most significant nibble first in memory */
+    memcpy(out, &v, 8);
+}
+
+/* 16 lowercase hex digits of v, most significant first. */
 static inline void hex64(uint64_t v, char *out) {
-    static uint16_t pairs[256];
-    if (!pairs[255]) /* filled once; idempotent, so a race is harmless */
-        for (int i = 0; i < 256; i++) {
-            char two[2] = {hexd[i >> 4], hexd[i & 15]};
-            memcpy(&pairs[i], two, 2);
-        }
-    for (int k = 0; k < 8; k++, v >>= 8) memcpy(out + 2 * k, &pairs[v & 255], 2);
+    hex32((uint32_t)(v >> 32), out);
+    hex32((uint32_t)v, out + 8);
 }
 
 static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
