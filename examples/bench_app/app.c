@@ -10,7 +10,6 @@
  * the hot path the benchmark measures. */
 #include "app.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static void hello_get(sq_req *req) { sq_write(req, "Hello, world", 12); }
@@ -26,8 +25,15 @@ static void user_get(sq_req *req) {
         sq_send_error(req, 404, NULL);
         return;
     }
-    char out[96];
-    snprintf(out, sizeof out, "{\"id\": %s, \"name\": \"user%s\"}", id, id);
+    /* {"id": ID, "name": "userID"} by hand: snprintf alone would cost a
+     * quarter of the request. */
+    size_t n = strlen(id);
+    char out[96], *p = out;
+    memcpy(p, "{\"id\": ", 7), p += 7;
+    memcpy(p, id, n), p += n;
+    memcpy(p, ", \"name\": \"user", 15), p += 15;
+    memcpy(p, id, n), p += n;
+    memcpy(p, "\"}", 3); /* with the NUL */
     sq_write_json_str(req, out);
 }
 
