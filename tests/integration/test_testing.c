@@ -2,6 +2,7 @@
  * the test's thread, fetch, raw connections, deadlines, clean teardown. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <squall.h>
@@ -276,4 +277,27 @@ Test(testing_start, connection_refused_is_an_error) {
     sq_test_response *r = sq_test_get(t2, "/");
     cr_assert_eq(r->status, 200);
     cr_assert_eq(sq_test_free(t2), 0);
+}
+
+Test(testing_start, timeout_from_the_environment) {
+    setenv("SQ_TEST_TIMEOUT", "0.25", 1);
+    sq_test *t2 = sq_test_new(routes, NULL);
+    unsetenv("SQ_TEST_TIMEOUT");
+    cr_assert_not_null(t2);
+    cr_assert_eq(sq_test_timeout(t2), 250);
+    sq_test_response *r = sq_test_get(t2, "/hang");
+    cr_assert_eq(r->error, SQ_ETIMEDOUT);
+    cr_assert(r->elapsed_ms < 2000, "elapsed %f", r->elapsed_ms);
+    sq_test_set_timeout(t2, 0); /* back to the default */
+    cr_assert_eq(sq_test_timeout(t2), 5000);
+    cr_assert_eq(sq_test_free(t2), 0);
+}
+
+Test(testing, given_headers_are_not_duplicated) {
+    const char *hdrs[] = {"host: example.com", "Connection: keep-alive", "Content-Length: 2",
+                          NULL};
+    sq_test_response *r = sq_test_fetch(t, "POST", "/echo", hdrs, "hi", 2);
+    cr_assert_eq(r->error, 0, "%s", r->error_message);
+    cr_assert_eq(r->status, 201);
+    cr_assert_str_eq(r->body, "hi");
 }
