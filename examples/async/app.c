@@ -88,8 +88,8 @@ static void primes_done(sq_loop *loop, int status, void *result, void *arg) {
     primes_job *job = arg;
     sq_req *req = job->req;
     if (status == 0) {
-        json_t *out = json_pack("{s:I, s:I}", "n", (json_int_t)job->n, "primes",
-                                (json_int_t)job->count);
+        json_t *out =
+            json_pack("{s:I, s:I}", "n", (json_int_t)job->n, "primes", (json_int_t)job->count);
         sq_write_json(req, out);
         json_decref(out);
         sq_finish(req);

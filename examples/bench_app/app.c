@@ -20,7 +20,8 @@ static void user_get(sq_req *req) {
     const char *id = sq_path_arg(req, 1);
     /* Leading zeros and very long ids are served as Tornado's int() would
      * print them: without the zeros, and 404 beyond 18 digits. */
-    while (id[0] == '0' && id[1]) id++;
+    while (id[0] == '0' && id[1])
+        id++;
     if (strlen(id) > 18) {
         sq_send_error(req, 404, NULL);
         return;

@@ -18,8 +18,10 @@ int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     int port = 8888;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--host") && i + 1 < argc) host = argv[++i];
+        if (!strcmp(argv[i], "--port") && i + 1 < argc)
+            port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--host") && i + 1 < argc)
+            host = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--port N] [--host H]\n", argv[0]);
             return 2;

@@ -14,7 +14,8 @@
 static void write_escaped(sq_req *req, const char *s) {
     size_t len = strlen(s), out_len = 0;
     char *out = sq_req_alloc(req, 6 * len + 1);
-    if (out && sq_xhtml_escape(s, len, out, 6 * len + 1, &out_len) == 0) sq_write(req, out, out_len);
+    if (out && sq_xhtml_escape(s, len, out, 6 * len + 1, &out_len) == 0)
+        sq_write(req, out, out_len);
 }
 
 static void form_get(sq_req *req) {

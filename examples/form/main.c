@@ -22,9 +22,12 @@ int main(int argc, char **argv) {
     int port = 8888;
     bool xsrf = true;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--host") && i + 1 < argc) host = argv[++i];
-        else if (!strcmp(argv[i], "--no-xsrf")) xsrf = false;
+        if (!strcmp(argv[i], "--port") && i + 1 < argc)
+            port = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--host") && i + 1 < argc)
+            host = argv[++i];
+        else if (!strcmp(argv[i], "--no-xsrf"))
+            xsrf = false;
         else {
             fprintf(stderr, "usage: %s [--port N] [--host H] [--no-xsrf]\n", argv[0]);
             return 2;

@@ -51,8 +51,10 @@ static void api_on_finish(sq_req *req) {
     char line[512];
     snprintf(line, sizeof line, "%s %s %d %.2fms", sq_req_method(req), sq_req_uri(req),
              sq_get_status(req), sq_req_time(req) * 1000.0);
-    if (s->api->log) s->api->log(line, s->api->log_arg);
-    else fprintf(stderr, "rest_api: %s\n", line);
+    if (s->api->log)
+        s->api->log(line, s->api->log_arg);
+    else
+        fprintf(stderr, "rest_api: %s\n", line);
 }
 
 static void user_get(sq_req *req) {
@@ -149,8 +151,8 @@ void rest_api_free(rest_api *api) {
 sq_app *rest_api_app_new(sq_loop *loop, rest_api *api) {
     /* The table lives in api, which outlives the app, and hands api to
      * every handler's initialize (Tornado's dict of initialize kwargs). */
-    api->routes[0] = (sq_route){.pattern = "/api/users/(\\d+)", .handler = &user_handler,
-                                .data = api, .name = "user"};
+    api->routes[0] = (sq_route){
+        .pattern = "/api/users/(\\d+)", .handler = &user_handler, .data = api, .name = "user"};
     api->routes[1] = (sq_route){.pattern = "/api/users", .handler = &users_handler, .data = api};
     api->routes[2] = (sq_route){.pattern = NULL};
     return sq_app_new(loop, api->routes, NULL);

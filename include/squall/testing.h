@@ -183,8 +183,8 @@ SQ_EXTERN const char *sq_test_header_get(const sq_test_response *r, const char *
 
 /* Every value of a response header in order: up to max go to out; returns
  * how many there are. */
-SQ_EXTERN size_t sq_test_header_all(const sq_test_response *r, const char *name,
-                                    const char **out, size_t max);
+SQ_EXTERN size_t sq_test_header_all(const sq_test_response *r, const char *name, const char **out,
+                                    size_t max);
 
 /* ------------------------------------------------------------------------ */
 /* Raw connections: tests that speak bytes                                  */

@@ -37,9 +37,9 @@ struct sq_test_conn {
     sq_test *t;
     struct sq_test_conn *next, *prev;
     uv_connect_t creq;
-    sq_buf in;   /* received bytes; [off, len) not yet returned */
+    sq_buf in; /* received bytes; [off, len) not yet returned */
     size_t off;
-    char *out;   /* the last bytes returned to the caller */
+    char *out; /* the last bytes returned to the caller */
     bool connected;
     bool eof;
     bool closing;
@@ -48,7 +48,7 @@ struct sq_test_conn {
     size_t req_len;     /* a fetch: length of the request waiting in out */
     int writes;         /* writes in flight */
     int write_error;
-    resp_impl *fetch;   /* the fetch this connection carries, if any */
+    resp_impl *fetch; /* the fetch this connection carries, if any */
 };
 
 struct sq_test {
@@ -230,7 +230,8 @@ int sq_test_free(sq_test *t) {
     int result = 0;
     for (resp_impl *r = t->responses; r; r = r->next)
         if (!r->pub.done) resp_fail(r, SQ_ECANCELED, "the test ended first");
-    for (sq_test_conn *c = t->conns; c; c = c->next) conn_close(c);
+    for (sq_test_conn *c = t->conns; c; c = c->next)
+        conn_close(c);
     if (t->app) {
         sq_app_close(t->app, on_app_closed, t);
         if (sq_test_run_until(t, app_is_closed, t, 0) != 0) {
@@ -291,8 +292,10 @@ uint32_t sq_test_timeout(const sq_test *t) { return t->timeout_ms; }
 static void conn_free(uv_handle_t *h) {
     sq_test_conn *c = (sq_test_conn *)h;
     sq_test *t = c->t;
-    if (c->prev) c->prev->next = c->next;
-    else t->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        t->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     sq__buf_free(&c->in);
     free(c->out);
@@ -660,8 +663,10 @@ static void resp_progress(resp_impl *r, sq_test_conn *c) {
         }
         if (avail == 0) {
             if (c->eof) {
-                if (sq_http_parse_eof(&r->parser) == 0) resp_done(r);
-                else resp_fail(r, SQ_EPROTO, "connection closed in the middle of the body");
+                if (sq_http_parse_eof(&r->parser) == 0)
+                    resp_done(r);
+                else
+                    resp_fail(r, SQ_EPROTO, "connection closed in the middle of the body");
             }
             return;
         }
@@ -714,8 +719,8 @@ static char *build_request(sq_test *t, const char *method, const char *path,
         ok |= sq__buf_append(&b, headers[i], strlen(headers[i]));
         ok |= sq__buf_append(&b, "\r\n", 2);
     }
-    bool wants_body = body || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
-                      !strcmp(method, "PATCH");
+    bool wants_body =
+        body || !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
     if (wants_body && !header_given(headers, "Content-Length") &&
         !header_given(headers, "Transfer-Encoding")) {
         int n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", body ? body_len : 0);
@@ -771,8 +776,7 @@ int sq_test_fetch_wait(sq_test *t, sq_test_response *pub, uint32_t timeout_ms) {
     if (!r) return SQ_EINVAL;
     if (t->cond) return SQ_ESTATE;
     if (sq_test_run_until(t, resp_is_done, r, timeout_ms) != 0) {
-        resp_fail(r, SQ_ETIMEDOUT, "no complete response within %u ms",
-                  eff_timeout(t, timeout_ms));
+        resp_fail(r, SQ_ETIMEDOUT, "no complete response within %u ms", eff_timeout(t, timeout_ms));
         fprintf(stderr, "sq_test: %s\n", r->errmsg);
     }
     return r->pub.error;

@@ -83,8 +83,7 @@ Test(app, json_user) {
 Test(app, post_json) {
     const char *headers[] = {"Content-Type: application/json", NULL};
     const char *body = "{\"name\": \"bob\"}";
-    sq_test_response *r =
-        sq_test_fetch(t, "POST", "/api/users/0", headers, body, strlen(body));
+    sq_test_response *r = sq_test_fetch(t, "POST", "/api/users/0", headers, body, strlen(body));
     cr_assert_eq(r->status, 201);
     cr_assert_str_eq(sq_test_header_get(r, "Location"), "/api/users/8");
     cr_assert_str_eq(r->body, "created bob");
@@ -114,7 +113,6 @@ Test(app, raw_bytes) {
     cr_assert_str_eq(sq_test_conn_recv_response(c, false)->body, "Hello, world");
     cr_assert_eq(sq_test_conn_recv_response(c, false)->status, 200);
     sq_test_conn_send_str(c, "BREW / HTTP/1.1\r\nHost: x\r\n\r\n");
-    cr_assert_str_eq(sq_test_conn_recv_until(c, "\r\n", NULL),
-                     "HTTP/1.1 501 Not Implemented\r\n");
+    cr_assert_str_eq(sq_test_conn_recv_until(c, "\r\n", NULL), "HTTP/1.1 501 Not Implemented\r\n");
     cr_assert(sq_test_conn_wait_closed(c, 0));
 }

@@ -205,7 +205,8 @@ Test(testing, raw_bytes) {
 Test(testing, raw_recv_and_close_by_server) {
     sq_test_conn *c = sq_test_connect(t);
     cr_assert_not_null(c);
-    cr_assert_eq(sq_test_conn_send_str(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), 0);
+    cr_assert_eq(sq_test_conn_send_str(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+                 0);
     const char *all = sq_test_conn_recv_all(c, NULL);
     cr_assert_not_null(all);
     cr_assert(strncmp(all, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", all);
@@ -234,7 +235,8 @@ static void stop_soon(void *arg) { sq_test_stop(arg); }
 
 Test(testing, run_until_and_wait) {
     ticks = 0;
-    for (int i = 1; i <= 3; i++) sq_loop_call_later(sq_test_loop(t), 10 * i, tick, NULL, NULL);
+    for (int i = 1; i <= 3; i++)
+        sq_loop_call_later(sq_test_loop(t), 10 * i, tick, NULL, NULL);
     cr_assert_eq(sq_test_run_until(t, three_ticks, NULL, 0), 0);
     cr_assert_eq(ticks, 3);
     cr_assert_eq(sq_test_run_until(t, three_ticks, NULL, 0), 0); /* already true */
@@ -294,8 +296,7 @@ Test(testing_start, timeout_from_the_environment) {
 }
 
 Test(testing, given_headers_are_not_duplicated) {
-    const char *hdrs[] = {"host: example.com", "Connection: keep-alive", "Content-Length: 2",
-                          NULL};
+    const char *hdrs[] = {"host: example.com", "Connection: keep-alive", "Content-Length: 2", NULL};
     sq_test_response *r = sq_test_fetch(t, "POST", "/echo", hdrs, "hi", 2);
     cr_assert_eq(r->error, 0, "%s", r->error_message);
     cr_assert_eq(r->status, 201);
