@@ -102,9 +102,15 @@ SQ_EXTERN sq_test *sq_test_new(const sq_route *routes, const sq_app_settings *se
  * freed while in use). NULL does nothing and returns 0. */
 SQ_EXTERN int sq_test_free(sq_test *t);
 
-/* The app under test, its loop, and the port it listens on. */
+/* The app under test (made by make_app); owned by t, closed by
+ * sq_test_free. */
 SQ_EXTERN sq_app *sq_test_app(const sq_test *t);
+
+/* The loop the app and the harness run on: schedule timers or start your
+ * own clients on it. Owned by t, closed by sq_test_free. */
 SQ_EXTERN sq_loop *sq_test_loop(const sq_test *t);
+
+/* The port the app listens on, on 127.0.0.1. */
 SQ_EXTERN int sq_test_port(const sq_test *t);
 
 /* "http://127.0.0.1:PORT" followed by path (Tornado's get_url), in a buffer
@@ -135,12 +141,15 @@ SQ_EXTERN int sq_test_run_until(sq_test *t, bool (*cond)(void *arg), void *arg,
 /* Runs the loop for ms milliseconds, whatever happens. */
 SQ_EXTERN void sq_test_run_for(sq_test *t, uint32_t ms);
 
-/* Tornado's stop()/wait(): sq_test_stop(), typically from a callback the
- * test is waiting for, makes the current or next sq_test_wait() return.
- * sq_test_wait returns 0 once stopped (and resets the flag), or
- * SQ_ETIMEDOUT (with a message on stderr) after timeout_ms (0: the test's
- * timeout). */
+/* Tornado's stop(): makes the current or next sq_test_wait() return. Call
+ * it from a callback the test is waiting for (or anywhere on the loop's
+ * thread). */
 SQ_EXTERN void sq_test_stop(sq_test *t);
+
+/* Tornado's wait(): runs the loop until sq_test_stop() was called, then
+ * resets that flag and returns 0; SQ_ETIMEDOUT (with a message on stderr)
+ * after timeout_ms (0: the test's timeout); SQ_ESTATE from a loop
+ * callback. */
 SQ_EXTERN int sq_test_wait(sq_test *t, uint32_t timeout_ms);
 
 /* ------------------------------------------------------------------------ */
