@@ -27,6 +27,68 @@ static pcre2_code *compile(const char *pattern) {
     return re;
 }
 
+static const char META[] = "\\^$.|?*+()[]{}";
+
+/* The commonest REST shape, "literal(CLASS+)literal" with one of a few
+ * classes, needs no regex engine: anchored at both ends with a single
+ * group, the group must span exactly what lies between the two literals.
+ * PCRE2 (without UTF or UCP) gives the same answer for these shapes. */
+static void detect_fast(sq_route_rt *rt, const char *pat) {
+    const char *open = strchr(pat, '(');
+    if (!open) return;
+    size_t pl = (size_t)(open - pat);
+    for (size_t i = 0; i < pl; i++)
+        if (strchr(META, pat[i])) return;
+    static const struct {
+        const char *text;
+        char cls;
+    } classes[] = {{"\\d", 'd'}, {"[0-9]", 'd'}, {"\\w", 'w'}, {"[^/]", 's'}, {".", '.'}};
+    const char *q = open + 1;
+    char cls = 0;
+    for (size_t k = 0; k < sizeof classes / sizeof classes[0]; k++) {
+        size_t n = strlen(classes[k].text);
+        if (strncmp(q, classes[k].text, n) == 0) {
+            cls = classes[k].cls;
+            q += n;
+            break;
+        }
+    }
+    if (!cls || (q[0] != '+' && q[0] != '*') || q[1] != ')') return;
+    const char *suffix = q + 2;
+    for (const char *c = suffix; *c; c++)
+        if (strchr(META, *c)) return;
+    rt->fast = true;
+    rt->fast_class = (uint8_t)cls;
+    rt->fast_plus = q[0] == '+';
+    rt->prefix = pat;
+    rt->prefix_len = pl;
+    rt->suffix = suffix;
+    rt->suffix_len = strlen(suffix);
+}
+
+static bool in_class(uint8_t cls, unsigned char c) {
+    switch (cls) {
+    case 'd': return c >= '0' && c <= '9';
+    case 'w': return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '_';
+    case 's': return c != '/';
+    default: return c != '\n';
+    }
+}
+
+/* Returns true and the group's extent [*a, *b) when the path matches. */
+static bool match_fast(const sq_route_rt *rt, const char *s, size_t len, size_t *a, size_t *b) {
+    if (len < rt->prefix_len + rt->suffix_len) return false;
+    if (memcmp(s, rt->prefix, rt->prefix_len) != 0) return false;
+    if (memcmp(s + len - rt->suffix_len, rt->suffix, rt->suffix_len) != 0) return false;
+    size_t from = rt->prefix_len, to = len - rt->suffix_len;
+    if (rt->fast_plus && to == from) return false;
+    for (size_t i = from; i < to; i++)
+        if (!in_class(rt->fast_class, (unsigned char)s[i])) return false;
+    *a = from;
+    *b = to;
+    return true;
+}
+
 int sq__router_compile(sq_route_group *g, const sq_route *routes, const char *host_pattern) {
     memset(g, 0, sizeof *g);
     if (host_pattern && !(g->host_re = compile(host_pattern))) return SQ_EINVAL;
@@ -49,10 +111,11 @@ int sq__router_compile(sq_route_group *g, const sq_route *routes, const char *ho
         /* Most routes ("/", "/api/users") are plain text: a memcmp instead of
          * a regex match. Anchors and escapes are left to PCRE2. */
         const char *pat = routes[i].pattern;
-        if (!pat[strcspn(pat, "\\^$.|?*+()[]{}")]) {
+        if (!pat[strcspn(pat, META)]) {
             rt->literal = pat;
             rt->literal_len = strlen(pat);
         }
+        detect_fast(rt, pat);
         pcre2_pattern_info(rt->re, PCRE2_INFO_CAPTURECOUNT, &rt->ngroups);
         pcre2_pattern_info(rt->re, PCRE2_INFO_NAMECOUNT, &rt->namecount);
         pcre2_pattern_info(rt->re, PCRE2_INFO_NAMEENTRYSIZE, &rt->name_entry_size);
@@ -119,10 +182,9 @@ static int match_host(pcre2_code *re, pcre2_match_data *md, const char *s, size_
 
 /* Decodes the captures of a match into the request's arena. Returns false
  * when a capture is not valid UTF-8 once decoded (Tornado answers 400). */
-static bool take_captures(sq_req *r, const sq_route_rt *rt, pcre2_match_data *md, const char *path) {
+static bool take_captures(sq_req *r, const sq_route_rt *rt, const PCRE2_SIZE *ov, const char *path) {
     r->nargs = rt->ngroups;
     if (!rt->ngroups) return true;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
     r->path_args = sq__arena_alloc(&r->arena, (rt->ngroups + 1) * sizeof(char *));
     if (!r->path_args) {
         r->nargs = 0;
@@ -138,9 +200,18 @@ static bool take_captures(sq_req *r, const sq_route_rt *rt, pcre2_match_data *md
         }
         char *d = sq__arena_alloc(&r->arena, b - a + 1);
         if (!d) return false;
-        size_t n = sq_url_unescape(path + a, b - a, d, false);
+        /* Plain ASCII without escapes (an id, a slug) is copied as is. */
+        bool plain = true;
+        for (size_t k = a; k < b && plain; k++) plain = path[k] != '%' && (unsigned char)path[k] < 0x80;
+        size_t n;
+        if (plain) {
+            n = b - a;
+            memcpy(d, path + a, n);
+        } else {
+            n = sq_url_unescape(path + a, b - a, d, false);
+            if (!sq__utf8_valid((const unsigned char *)d, n)) ok = false;
+        }
         d[n] = 0;
-        if (!sq__utf8_valid((const unsigned char *)d, n)) ok = false;
         r->path_args[i] = d;
     }
     return ok;
@@ -193,8 +264,18 @@ const sq_route_rt *sq__router_match(sq_app *app, sq_http_req *hreq, sq_req *r) {
                 }
                 continue;
             }
-            if (match_one(rt, app->md, path, plen) < 0) continue;
-            if (!take_captures(r, rt, app->md, path)) r->err_detail = "invalid UTF-8 in the path";
+            const PCRE2_SIZE *ov;
+            PCRE2_SIZE fov[4];
+            if (rt->fast) {
+                size_t a, b;
+                if (!match_fast(rt, path, plen, &a, &b)) continue;
+                fov[0] = 0, fov[1] = plen, fov[2] = a, fov[3] = b;
+                ov = fov;
+            } else {
+                if (match_one(rt, app->md, path, plen) < 0) continue;
+                ov = pcre2_get_ovector_pointer(app->md);
+            }
+            if (!take_captures(r, rt, ov, path)) r->err_detail = "invalid UTF-8 in the path";
             return rt;
         }
     }

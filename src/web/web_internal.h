@@ -45,6 +45,12 @@ typedef struct sq_route_rt {
     const sq_route *route;
     const char *literal; /* the pattern is plain text: compared with memcmp */
     size_t literal_len;
+    /* "prefix(CLASS+)suffix" or with '*': matched without PCRE2. */
+    bool fast;
+    uint8_t fast_class; /* 'd' digits, 'w' word, 's' not '/', '.' not '\n' */
+    bool fast_plus;     /* '+' (at least one) rather than '*' */
+    const char *prefix, *suffix;
+    size_t prefix_len, suffix_len;
     pcre2_code *re;
     uint32_t ngroups;
     uint32_t namecount;

@@ -1185,3 +1185,55 @@ Test(web, redirect_handler) {
     cr_assert_eq(fetch(w, "POST /r/abc/42 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 405);
     wapp_stop(w);
 }
+
+/* ---- routes matched without PCRE2 agree with PCRE2 ---- */
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+static const sq_route fast_routes[] = {
+    {"/f/(\\d+)", &args_handler, NULL, NULL},
+    {"/g/([^/]+)/x", &args_handler, NULL, NULL},
+    {"/h/(\\w*)", &args_handler, NULL, NULL},
+    {"/i/(.+)", &args_handler, NULL, NULL},
+    {"/j/([0-9]+)1", &args_handler, NULL, NULL},
+    {"/k/(.*)", &args_handler, NULL, NULL},
+    {NULL},
+};
+
+Test(web, fast_routes_agree_with_pcre2) {
+    wapp *w = wapp_start(fast_routes, NULL);
+    static const char *paths[] = {
+        "/f/", "/f/12", "/f/12a", "/f/0", "/f/x1", "/g//x", "/g/a/x", "/g/a/b/x", "/g/a%2Fb/x",
+        "/g/a/xx", "/h/", "/h/a_b9", "/h/a-b", "/h/%41", "/i/", "/i/a/b", "/i/%C3%A9", "/j/1231",
+        "/j/1", "/j/11", "/j/a1", "/j/01", "/k/", "/k/a+b", "/k/%2F/", "/f/12/", "/f/123456789",
+    };
+    char buf[8192], want[512];
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        /* The expected answer, from PCRE2 itself. */
+        int status = 404;
+        want[0] = 0;
+        for (size_t r = 0; fast_routes[r].pattern && status == 404; r++) {
+            int ec;
+            PCRE2_SIZE eo;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)fast_routes[r].pattern, PCRE2_ZERO_TERMINATED,
+                                           PCRE2_ANCHORED | PCRE2_ENDANCHORED, &ec, &eo, NULL);
+            pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+            if (pcre2_match(re, (PCRE2_SPTR)paths[p], strlen(paths[p]), 0, 0, md, NULL) >= 0) {
+                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+                char dec[256];
+                size_t n = sq_url_unescape(paths[p] + ov[2], ov[3] - ov[2], dec, false);
+                snprintf(want, sizeof want, "n=1|%.*s", (int)n, dec);
+                status = 200;
+            }
+            pcre2_match_data_free(md);
+            pcre2_code_free(re);
+        }
+        char raw[512];
+        snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", paths[p]);
+        int got = fetch(w, raw, buf, sizeof buf);
+        cr_assert_eq(got, status, "%s: %d, PCRE2 says %d", paths[p], got, status);
+        if (status == 200) cr_assert_str_eq(sqt_body(buf), want, "%s", paths[p]);
+    }
+    wapp_stop(w);
+}
