@@ -463,6 +463,18 @@ SQ_EXTERN const char *sq_xsrf_form_html(sq_req *req);
  * other methods (or no login_url) get 403. */
 SQ_EXTERN bool sq_authenticated(sq_req *req, const void *current_user);
 
+/* Tornado's @removeslash, as a call at the top of prepare or a verb:
+ * returns true when the path does not end with '/'. Otherwise it answers
+ * and returns false: GET and HEAD are redirected (301) to the path without
+ * its trailing slashes (query kept), other methods, and a path of slashes
+ * only, get 404. */
+SQ_EXTERN bool sq_removeslash(sq_req *req);
+
+/* Tornado's @addslash: true when the path ends with '/'; otherwise GET and
+ * HEAD are redirected (301) to the path with a slash added (query kept),
+ * other methods get 404, and false is returned. */
+SQ_EXTERN bool sq_addslash(sq_req *req);
+
 /* ------------------------------------------------------------------------ */
 /* Input                                                                    */
 /* ------------------------------------------------------------------------ */

@@ -818,3 +818,41 @@ bool sq_authenticated(sq_req *req, const void *current_user) {
     sq_send_error(req, 403, NULL);
     return false;
 }
+
+/* Tornado's @removeslash and @addslash. */
+static bool slash_rule(sq_req *req, bool add) {
+    if (req->finished) return false;
+    size_t pl, ql;
+    const char *path = sq_http_req_path(req->http, &pl);
+    const char *q = sq_http_req_query(req->http, &ql);
+    bool ends = pl && path[pl - 1] == '/';
+    if (add ? ends : !ends) return true;
+    sq_http_method m = sq_http_req_method(req->http);
+    if (m != SQ_HTTP_GET && m != SQ_HTTP_HEAD) {
+        sq_send_error(req, 404, NULL);
+        return false;
+    }
+    size_t keep = pl;
+    if (!add)
+        while (keep && path[keep - 1] == '/') keep--;
+    if (!add && keep == 0) {
+        sq_send_error(req, 404, NULL);
+        return false;
+    }
+    char *uri = sq__arena_alloc(&req->arena, keep + ql + 3);
+    if (!uri) return false;
+    size_t n = 0;
+    memcpy(uri, path, keep), n = keep;
+    if (add) uri[n++] = '/';
+    if (ql) {
+        uri[n++] = '?';
+        memcpy(uri + n, q, ql);
+        n += ql;
+    }
+    uri[n] = 0;
+    if (sq_redirect(req, uri, 301)) sq_send_error(req, 400, NULL);
+    return false;
+}
+
+bool sq_removeslash(sq_req *req) { return slash_rule(req, false); }
+bool sq_addslash(sq_req *req) { return slash_rule(req, true); }

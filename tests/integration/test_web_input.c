@@ -198,7 +198,20 @@ static void auth_get(sq_req *req) {
 static const sq_handler auth_handler = {
     .state_size = sizeof(auth_state), .prepare = auth_prepare, .get = auth_get, .post = auth_get};
 
+static void rm_get(sq_req *req) {
+    if (!sq_removeslash(req)) return;
+    sq_write_str(req, "rm ok");
+}
+static void add_get(sq_req *req) {
+    if (!sq_addslash(req)) return;
+    sq_write_str(req, "add ok");
+}
+static const sq_handler rm_handler = {.get = rm_get, .post = rm_get};
+static const sq_handler add_handler = {.get = add_get, .post = add_get};
+
 static const sq_route routes[] = {
+    {"/rm/?.*", &rm_handler, NULL, NULL},
+    {"/add.*", &add_handler, NULL, NULL},
     {"/args", &args_handler, NULL, NULL},
     {"/json", &json_handler, NULL, NULL},
     {"/info", &info_handler, NULL, NULL},
@@ -483,5 +496,20 @@ Test(web_input, access_log) {
     cr_assert_eq(log_levels[1], SQ_LOG_WARNING);
     cr_assert_eq(log_levels[2], SQ_LOG_WARNING);
     pthread_mutex_unlock(&log_mu);
+    wapp_stop(w);
+}
+
+Test(web_input, slashes) {
+    wapp *w = wapp_start(routes, NULL);
+    char buf[8192], v[256];
+    cr_assert_eq(get(w, "/rm/a//?x=1", buf, sizeof buf), 301);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/rm/a?x=1");
+    cr_assert_eq(get(w, "/rm/a", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "rm ok");
+    cr_assert_eq(fetch(w, "POST /rm/a/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 404);
+    cr_assert_eq(get(w, "/add/b?y=2", buf, sizeof buf), 301);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/add/b/?y=2");
+    cr_assert_eq(get(w, "/add/b/", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "add ok");
     wapp_stop(w);
 }
