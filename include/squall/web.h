@@ -139,6 +139,15 @@ typedef struct sq_static_spec {
  * Route data: a const sq_static_spec * that outlives the app. */
 SQ_EXTERN extern const sq_handler sq_static_file_handler;
 
+/* Tornado's static_url: settings.static_url_prefix + path, and with
+ * include_version "?v=" + the SHA-512 of the file under
+ * settings.static_path (computed once per path and cached for the app's
+ * life, or recomputed every time with settings.debug, as Tornado's
+ * static_hash_cache). Without the file (or static_path) the URL has no
+ * version. path is relative to static_path, not escaped. Lives in the
+ * request's arena; NULL when out of memory. */
+SQ_EXTERN const char *sq_static_url(sq_req *req, const char *path, bool include_version);
+
 /* Route data of sq_redirect_handler. */
 typedef struct sq_redirect_spec {
     const char *url; /* "{0}", "{1}"... are the route's groups, "{name}" a named one */

@@ -212,6 +212,8 @@ sq_http_server *sq_app_server(const sq_app *app) { return app->server; }
 
 const sq_app_settings *sq_app_get_settings(const sq_app *app) { return &app->settings; }
 
+void sq__static_versions_free(sq_app *app);
+
 static void app_free(sq_app *app) {
     void (*cb)(sq_app *, void *) = app->close_cb;
     void *arg = app->close_arg;
@@ -229,6 +231,7 @@ static void app_free(sq_app *app) {
     EVP_MD_free(app->sha1);
     free(app->own_routes);
     free(app->static_pattern);
+    sq__static_versions_free(app);
     free(app);
 }
 

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "web/web_internal.h"
 
 #define SQ_STATIC_CHUNK (64 * 1024)
@@ -374,3 +376,88 @@ const sq_handler sq_static_file_handler = {
     .head = static_get,
     .on_finish = static_on_finish,
 };
+
+/* ---- static_url ---- */
+
+struct sq_static_version {
+    struct sq_static_version *next;
+    char *path;
+    char hash[2 * 64 + 1]; /* SHA-512 hex, Tornado's get_content_version */
+};
+
+void sq__static_versions_free(sq_app *app);
+void sq__static_versions_free(sq_app *app) {
+    struct sq_static_version *v = app->versions;
+    while (v) {
+        struct sq_static_version *next = v->next;
+        free(v->path);
+        free(v);
+        v = next;
+    }
+    app->versions = NULL;
+}
+
+/* SHA-512 of a whole file as lowercase hex; false when it cannot be read. */
+static bool file_sha512(const char *path, char out[129]) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha512(), NULL);
+    char buf[16384];
+    while (ok) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) ok = false;
+        if (n <= 0) break;
+        ok = EVP_DigestUpdate(ctx, buf, (size_t)n);
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (ok) ok = EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 64;
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    if (!ok) return false;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 64; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[128] = 0;
+    return true;
+}
+
+const char *sq_static_url(sq_req *req, const char *path, bool include_version) {
+    sq_app *app = req->app;
+    const sq_app_settings *st = &app->settings;
+    const char *prefix = st->static_url_prefix;
+    size_t pl = strlen(prefix), l = strlen(path);
+    const char *hash = NULL;
+    char fresh[129];
+    if (include_version && st->static_path) {
+        struct sq_static_version *v = app->versions;
+        while (v && strcmp(v->path, path) != 0) v = v->next;
+        if (v && !st->debug) {
+            hash = v->hash;
+        } else {
+            char full[PATH_MAX];
+            snprintf(full, sizeof full, "%s/%s", st->static_path, path);
+            if (file_sha512(full, fresh)) {
+                hash = fresh;
+                if (!v && (v = calloc(1, sizeof *v)) && (v->path = strdup(path))) {
+                    v->next = app->versions;
+                    app->versions = v;
+                } else if (v && !v->path) {
+                    free(v);
+                    v = NULL;
+                }
+                if (v) memcpy(v->hash, fresh, sizeof fresh);
+            }
+        }
+    }
+    size_t n = pl + l + (hash ? 3 + 128 : 0) + 1;
+    char *out = sq_req_alloc(req, n);
+    if (!out) return NULL;
+    if (hash) snprintf(out, n, "%s%s?v=%s", prefix, path, hash);
+    else snprintf(out, n, "%s%s", prefix, path);
+    return out;
+}

@@ -107,6 +107,7 @@ struct sq_app {
     sq_route *own_routes;     /* static routes + the app's, when static_path is set */
     char *static_pattern;
     sq_static_spec static_spec;
+    struct sq_static_version *versions; /* static_url's hash cache */
     struct evp_md_ctx_st *md_ctx; /* reused SHA-1 context for Tornado's ETags */
     struct evp_md_st *sha1;
 };

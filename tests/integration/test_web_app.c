@@ -1156,11 +1156,28 @@ Test(web, static_files) {
     remove_static_tree();
 }
 
+static void static_url_get(sq_req *req) {
+    sq_writef(req, "%s|%s|%s", sq_static_url(req, "a.txt", true), sq_static_url(req, "a.txt", false),
+              sq_static_url(req, "missing.txt", true));
+}
+static const sq_handler static_url_handler = {.get = static_url_get};
+static const sq_route static_url_routes[] = {{"/url", &static_url_handler, NULL, NULL}, {NULL}};
+
 Test(web, static_path_setting) {
     make_static_tree();
     sq_app_settings s = {.static_path = static_root};
-    wapp *w = wapp_start(routes, &s);
+    wapp *w = wapp_start(static_url_routes, &s);
     char buf[8192];
+    for (int i = 0; i < 2; i++) { /* computed, then cached */
+        cr_assert_eq(get(w, "/url", buf, sizeof buf), 200);
+        /* sha512("hello static") */
+        cr_assert_str_eq(sqt_body(buf),
+                         "/static/a.txt?v=06214bdba964936060ee7ec72af3902b62974ff5bec82ea0158f0a4f9796753f"
+                         "09c303677c3fd93d3f2e76ff174dcadda318114c17fbd18046feb55a70af54de|/static/a.txt|"
+                         "/static/missing.txt");
+    }
+    wapp_stop(w);
+    w = wapp_start(routes, &s);
     cr_assert_eq(get(w, "/static/a.txt", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "hello static");
     cr_assert_eq(get(w, "/robots.txt", buf, sizeof buf), 404);
