@@ -322,3 +322,11 @@ Test(testing_start, free_reports_a_request_never_finished) {
     cr_assert_eq(sq_test_free(t2), SQ_ETIMEDOUT);
 }
 #endif
+
+Test(testing, interim_100_continue_is_skipped) {
+    const char *hdrs[] = {"Expect: 100-continue", NULL};
+    sq_test_response *r = sq_test_fetch(t, "POST", "/echo", hdrs, "body", 4);
+    cr_assert_eq(r->error, 0, "%s", r->error_message);
+    cr_assert_eq(r->status, 201);
+    cr_assert_str_eq(r->body, "body");
+}
