@@ -176,7 +176,13 @@ typedef void (*sq_log_fn)(sq_req *req, sq_log_level level, const char *line, voi
 typedef struct sq_app_settings {
     /* Detailed error pages (the reason the framework refused a request). */
     bool debug;
-    /* Not yet implemented: responses are never compressed. */
+    /* Tornado's GZipContentEncoding: every response gets Vary:
+     * Accept-Encoding, and one to an HTTP/1.1 client whose Accept-Encoding
+     * names gzip is compressed (level 6) when its type is text/* or a
+     * JavaScript, JSON, XML, XHTML, Atom or SVG type, it has no
+     * Content-Encoding of its own, and a body finished in one piece has at
+     * least 1024 bytes (flushed responses are compressed from the first
+     * flush, as one gzip stream). HEAD responses are never compressed. */
     bool compress_response;
     /* The secret for signed cookies (sq_set_signed_cookie), or a key table
      * with key_version choosing the signing key (Tornado's dict form). */

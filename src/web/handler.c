@@ -13,6 +13,7 @@
 #include "web/web_internal.h"
 
 void sq__app_maybe_free(sq_app *app);
+void sq__gzip_end(sq_req *r);
 
 #define SQ_MAX_FREE_WEB_REQS 1024
 #define SQ_KEEP_OUT_CAP (64 * 1024)
@@ -55,6 +56,7 @@ void sq__req_release_maybe(sq_req *r) {
     r->released = true;
     sq_app *app = r->app;
     if (r->json) json_decref(r->json);
+    if (r->gz) sq__gzip_end(r);
     sq__arena_reset(&r->arena, r->arena_inline, sizeof r->arena_inline);
     if (r->out.cap > SQ_KEEP_OUT_CAP) sq__buf_free(&r->out);
     app->live_reqs--;

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <zlib.h>
+
 #include "web/web_internal.h"
 
 static const char json_ctype[] = "application/json; charset=UTF-8";
@@ -343,6 +345,124 @@ static int emit_head(sq_req *r, bool with_ctype) {
     return 0;
 }
 
+/* ---- compress_response: Tornado's GZipContentEncoding ---- */
+
+#define SQ_GZIP_MIN_LENGTH 1024
+
+static bool compressible(const char *ctype) {
+    if (!ctype) return false;
+    size_t n = strcspn(ctype, ";");
+    while (n && (ctype[n - 1] == ' ' || ctype[n - 1] == '\t')) n--;
+    if (n > 5 && sq__ieq(ctype, 5, "text/", 5)) return true;
+    static const char *const types[] = {"application/javascript", "application/x-javascript",
+                                        "application/xml",        "application/atom+xml",
+                                        "application/json",       "application/xhtml+xml",
+                                        "image/svg+xml"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (sq__ieq(ctype, n, types[i], strlen(types[i]))) return true;
+    return false;
+}
+
+void sq__gzip_end(sq_req *r);
+void sq__gzip_end(sq_req *r) {
+    if (!r->gz) return;
+    deflateEnd(r->gz);
+    free(r->gz);
+    r->gz = NULL;
+}
+
+static sq_hdr *find_hdr(sq_req *r, const char *name) {
+    size_t n = strlen(name);
+    for (uint32_t i = 0; i < r->nhdrs; i++)
+        if (sq__ieq(r->hdrs[i].name, r->hdrs[i].name_len, name, n)) return &r->hdrs[i];
+    return NULL;
+}
+
+/* Compresses the pending output in place (out holds gzip bytes after). */
+static int gz_run(sq_req *r, int mode) {
+    sq_buf z = {0};
+    size_t bound = deflateBound(r->gz, r->out.len) + 64;
+    if (sq__buf_reserve(&z, bound)) return SQ_ENOMEM;
+    r->gz->next_in = (Bytef *)r->out.data;
+    r->gz->avail_in = (uInt)r->out.len;
+    int zr;
+    do {
+        if (z.cap - z.len < 64 && sq__buf_reserve(&z, 4096)) {
+            sq__buf_free(&z);
+            return SQ_ENOMEM;
+        }
+        r->gz->next_out = (Bytef *)z.data + z.len;
+        r->gz->avail_out = (uInt)(z.cap - z.len);
+        zr = deflate(r->gz, mode);
+        z.len = z.cap - r->gz->avail_out;
+    } while (zr == Z_OK && (r->gz->avail_in || r->gz->avail_out == 0 || mode == Z_FINISH));
+    if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+        sq__buf_free(&z);
+        return SQ_ENOMEM;
+    }
+    sq__buf_free(&r->out);
+    r->out = z;
+    return 0;
+}
+
+/* The first flush or the finish: Vary always, and gzip when the client
+ * takes it (HTTP/1.1, "gzip" in Accept-Encoding), the type compresses,
+ * the response has no Content-Encoding of its own, and a finished body
+ * has at least 1024 bytes. */
+static int gz_decide(sq_req *r, bool finishing) {
+    r->gz_decided = true;
+    if (!r->app->settings.compress_response) return 0;
+    sq_hdr *vary = find_hdr(r, "Vary");
+    if (vary) {
+        size_t n = vary->value_len + 18;
+        char *v = sq__arena_alloc(&r->arena, n);
+        if (!v) return SQ_ENOMEM;
+        snprintf(v, n, "%s, Accept-Encoding", vary->value);
+        vary->value = v;
+        vary->value_len = (uint32_t)strlen(v);
+    } else if (header_common(r, "Vary", "Accept-Encoding", false)) {
+        return SQ_ENOMEM;
+    }
+    if (no_body_status(r->status) || sq_http_req_method(r->http) == SQ_HTTP_HEAD) return 0;
+    const sq_http_head *h = sq_http_req_head(r->http);
+    size_t ael;
+    const char *ae = sq__header_n(r, "Accept-Encoding", &ael);
+    bool takes = false;
+    for (size_t i = 0; ae && i + 4 <= ael && !takes; i++) takes = memcmp(ae + i, "gzip", 4) == 0;
+    if (!takes || h->version_minor < 1 || !compressible(r->ctype) || find_hdr(r, "Content-Encoding") ||
+        (finishing && r->out.len < SQ_GZIP_MIN_LENGTH))
+        return 0;
+    r->gz = calloc(1, sizeof *r->gz);
+    if (!r->gz) return SQ_ENOMEM;
+    if (deflateInit2(r->gz, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(r->gz);
+        r->gz = NULL;
+        return SQ_ENOMEM;
+    }
+    /* On failure the response goes out uncompressed. */
+    if (header_common(r, "Content-Encoding", "gzip", true)) {
+        sq__gzip_end(r);
+        return SQ_ENOMEM;
+    }
+    if (gz_run(r, finishing ? Z_FINISH : Z_SYNC_FLUSH)) { /* out is left as it was */
+        remove_headers(r, "Content-Encoding", 16);
+        sq__gzip_end(r);
+        return SQ_ENOMEM;
+    }
+    sq_hdr *cl = find_hdr(r, "Content-Length");
+    if (cl && finishing) {
+        char num[24];
+        size_t n = sq__u64toa(r->out.len, num);
+        char *v = sq_req_strndup(r, num, n);
+        if (!v) return SQ_ENOMEM;
+        cl->value = v;
+        cl->value_len = (uint32_t)n;
+    } else if (cl) {
+        remove_headers(r, "Content-Length", 14);
+    }
+    return 0;
+}
+
 static void flush_tramp(sq_http_req *h, int status, void *arg) {
     sq_req *r = arg;
     void (*cb)(sq_req *, int, void *) = r->flush_cb;
@@ -366,8 +486,11 @@ int sq_flush(sq_req *req, void (*done)(sq_req *req, int status, void *arg), void
     if (req->closed) return SQ_ECLOSED;
     if (done && req->flush_cb) return SQ_EBUSY;
     if (!req->flushed) {
+        if (!req->gz_decided && (err = gz_decide(req, false))) return err;
         if ((err = emit_head(req, true))) return err;
         req->flushed = true;
+    } else if (req->gz && req->out.len && (err = gz_run(req, Z_SYNC_FLUSH))) {
+        return err;
     }
     if (req->out.len) {
         if ((err = sq_http_write(req->http, req->out.data, req->out.len))) return err;
@@ -511,6 +634,9 @@ int sq_finish(sq_req *req) {
             }
         }
         if (no_body_status(r->status)) r->out.len = 0;
+        if (!r->gz_decided && r->app->settings.compress_response) (void)gz_decide(r, true);
+    } else if (r->gz && !r->closed) {
+        (void)gz_run(r, Z_FINISH);
     }
     if (r->app->settings.access_log) access_log(r);
     if (r->handler && r->handler->on_finish) {

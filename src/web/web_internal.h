@@ -135,6 +135,8 @@ struct sq_req {
     bool paused;          /* sq_pause: the verb waits for sq_resume */
     bool body_done;       /* the request callback ran: the whole body is in */
     bool in_flush_error;  /* inside a flush callback reporting a dead connection */
+    bool gz_decided;      /* compress_response: the first flush or finish decided */
+    struct z_stream_s *gz; /* the gzip stream when the response is compressed */
     bool http_pending;    /* finished, but the HTTP request is finished by on_close */
     bool closed;          /* the client went away */
     bool flushed;         /* the head was sent */

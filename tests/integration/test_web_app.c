@@ -1254,3 +1254,99 @@ Test(web, fast_routes_agree_with_pcre2) {
     }
     wapp_stop(w);
 }
+
+/* ---- compress_response ---- */
+
+#include <zlib.h>
+
+static void gz_text(sq_req *req) {
+    const char *n = sq_get_query_argument(req, "n", "2000");
+    const char *type = sq_get_query_argument(req, "type", NULL);
+    if (type) sq_set_header(req, "Content-Type", type);
+    int count = atoi(n);
+    for (int i = 0; i < count; i++) sq_write(req, "abcdefghij" + (i % 10), 1);
+    if (sq_get_query_argument(req, "flush", NULL)) {
+        sq_finish_later(req);
+        sq_flush(req, NULL, NULL);
+        for (int i = 0; i < count; i++) sq_write(req, "0123456789" + (i % 10), 1);
+        sq_flush(req, NULL, NULL);
+        sq_write_str(req, "end");
+        sq_finish(req);
+    }
+}
+static const sq_handler gz_handler = {.get = gz_text};
+static const sq_route gz_routes[] = {{"/gz", &gz_handler, NULL, NULL}, {NULL}};
+
+/* Inflates a gzip body; returns its length. */
+static size_t gunzip(const char *in, size_t len, char *out, size_t cap) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    cr_assert_eq(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    int r = inflate(&z, Z_FINISH);
+    cr_assert_eq(r, Z_STREAM_END, "inflate: %d", r);
+    size_t n = z.total_out;
+    inflateEnd(&z);
+    return n;
+}
+
+/* De-chunks a chunked body in place; returns its length. */
+static size_t dechunk(const char *body, char *out) {
+    size_t n = 0;
+    for (;;) {
+        unsigned long sz = strtoul(body, NULL, 16);
+        body = strstr(body, "\r\n") + 2;
+        if (!sz) return n;
+        memcpy(out + n, body, sz);
+        n += sz;
+        body += sz + 2;
+    }
+}
+
+Test(web, compress_response) {
+    sq_app_settings s = {.compress_response = true};
+    wapp *w = wapp_start(gz_routes, &s);
+    static char buf[65536], plain[65536], want[65536], raw[65536];
+    char v[128];
+    for (int i = 0; i < 2000; i++) want[i] = "abcdefghij"[i % 10];
+    want[2000] = 0;
+    cr_assert_eq(fetch(w, "GET /gz HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Content-Encoding", v, sizeof v), "gzip");
+    cr_assert_str_eq(hdr(buf, "Vary", v, sizeof v), "Accept-Encoding");
+    long clen = atol(hdr(buf, "Content-Length", v, sizeof v));
+    cr_assert(clen > 0 && clen < 200, "%ld", clen);
+    const char *body = strstr(buf, "\r\n\r\n") + 4;
+    size_t n = gunzip(body, (size_t)clen, plain, sizeof plain);
+    cr_assert_eq(n, 2000);
+    cr_assert_eq(memcmp(plain, want, 2000), 0);
+    /* Not asked for, too small, not compressible, HTTP/1.0: plain, with Vary. */
+    cr_assert_eq(fetch(w, "GET /gz HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_str_eq(hdr(buf, "Vary", v, sizeof v), "Accept-Encoding");
+    cr_assert_str_eq(sqt_body(buf), want);
+    cr_assert_eq(fetch(w, "GET /gz?n=1000 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_eq(fetch(w, "GET /gz?type=image/png HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_eq(fetch(w, "GET /gz?type=application/json;%20charset=UTF-8 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Content-Encoding", v, sizeof v), "gzip");
+    int fd = sqt_connect(w->port);
+    sqt_send(fd, "GET /gz HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
+    sqt_recv_all(fd, buf, sizeof buf);
+    close(fd);
+    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
+    /* Flushed in pieces (even small ones): one gzip stream across chunks. */
+    cr_assert_eq(fetch(w, "GET /gz?n=50&flush=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(hdr(buf, "Content-Encoding", v, sizeof v), "gzip");
+    cr_assert_str_eq(hdr(buf, "Transfer-Encoding", v, sizeof v), "chunked");
+    n = dechunk(strstr(buf, "\r\n\r\n") + 4, raw);
+    n = gunzip(raw, n, plain, sizeof plain);
+    plain[n] = 0;
+    cr_assert_eq(n, 103);
+    cr_assert(strncmp(plain, "abcdefghij", 10) == 0 && strncmp(plain + 50, "0123456789", 10) == 0 &&
+              strcmp(plain + 100, "end") == 0, "%s", plain);
+    wapp_stop(w);
+}
