@@ -178,7 +178,7 @@ typedef struct sq_app_settings {
     bool debug;
     /* Tornado's GZipContentEncoding: every response gets Vary:
      * Accept-Encoding, and one to an HTTP/1.1 client whose Accept-Encoding
-     * names gzip is compressed (level 6) when its type is text/* or a
+     * names gzip is compressed (level 6) when its type is text/... or a
      * JavaScript, JSON, XML, XHTML, Atom or SVG type, it has no
      * Content-Encoding of its own, and a body finished in one piece has at
      * least 1024 bytes (flushed responses are compressed from the first
