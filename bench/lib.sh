@@ -219,36 +219,45 @@ cpu_busy() {
         d = y[2] - x[2]; printf "%.0f", (d > 0 ? 100 * (y[1] - x[1]) / d : 0)}'
 }
 
-# proc_snapshot FILE: the time since boot ("now TICKS"), then "pid ticks
-# start" (utime+stime, start time) of every process, except wrk, the
-# benchmark's own servers (SERVER_PID, WRK_PIDS) and this shell's pids.
-proc_snapshot() {
-    awk '{printf "now %.0f\n", $1 * 100}' /proc/uptime > "$1"
-    awk -v skip=" ${SERVER_PID:-} ${WRK_PIDS:-} $$ $BASHPID " 'FNR == 1 {
-        line = $0; pid = $1; sub(/^.*\) /, "", line); split(line, f, " ");
-        c = $0; sub(/^[^(]*\(/, "", c); sub(/\).*$/, "", c);
-        if (c != "wrk" && index(skip, " " pid " ") == 0) print pid, f[12] + f[13], f[20] }' \
-        /proc/[0-9]*/stat 2>/dev/null >> "$1"
+# work_ticks: user+nice+system ticks, summed over the server and client CPUs
+# (over all CPUs if those are CPU lists). Interrupt time is left out.
+work_ticks() {
+    awk -v a="cpu$BENCH_SERVER_CPU" -v b="cpu$BENCH_CLIENT_CPU" '
+        $1 == a || $1 == b {t += $2 + $3 + $4; n++}
+        $1 == "cpu" {all = $2 + $3 + $4}
+        END {print (n > 0 ? t : all)}' /proc/stat
 }
 
-# foreign_ticks BEFORE AFTER: CPU ticks used in between by those processes
-# (a process born in between counts whole; one missing from BEFORE for any
-# other reason counts not at all).
-foreign_ticks() {
-    awk 'NR == FNR {if ($1 == "now") t0 = $2; else b[$1] = $2; next}
-         $1 == "now" {next}
-         {d = ($1 in b) ? $2 - b[$1] : ($3 >= t0 - 1 ? $2 : 0); if (d > 0) t += d}
-         END {print t + 0}' "$1" "$2"
+# own_ticks: sets OWN to the CPU ticks of the benchmark's servers
+# (SERVER_PID, WRK_PIDS) plus everything this shell has reaped (wrk, through
+# timeout and $(...)): what the benchmark itself burned. Call it in the main
+# shell, never in $(...): `times` must see this shell's children.
+own_ticks() {
+    times > "$TMP/times"
+    local pid srv=0 t
+    for pid in ${SERVER_PID:-} ${WRK_PIDS:-}; do
+        t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null)
+        srv=$((srv + ${t:-0}))
+    done
+    OWN=$(awk -v srv="$srv" 'NR == 2 {for (i = 1; i <= 2; i++) {split($i, f, "m"); c += (f[1] * 60 + f[2]) * 100}}
+        END {printf "%.0f", srv + c}' "$TMP/times")
+}
+
+# foreign_pct W0 O0 E0 W1 O1 E1: percent of one CPU that other processes used
+# between two samples of work_ticks (W), own_ticks (O) and elapsed ticks of
+# one CPU (E).
+foreign_pct() {
+    awk -v w="$(($4 - $1))" -v o="$(($5 - $2))" -v e="$(($6 - $3))" \
+        'BEGIN {f = w - o; if (f < 0) f = 0; printf "%.0f", (e > 0 ? 100 * f / e : 0)}'
 }
 
 # busy_machine_pct SECONDS: how much of one CPU other processes use now.
 busy_machine_pct() {
-    local t0 t1
-    proc_snapshot "$TMP/ps.0"; t0=$(cpu_ticks "$BENCH_SERVER_CPU")
+    local w0 o0 e0 w1 o1 e1
+    own_ticks; o0=$OWN; w0=$(work_ticks) e0=$(cpu_ticks "$BENCH_SERVER_CPU")
     sleep "$1"
-    proc_snapshot "$TMP/ps.1"; t1=$(cpu_ticks "$BENCH_SERVER_CPU")
-    awk -v f="$(foreign_ticks "$TMP/ps.0" "$TMP/ps.1")" -v a="${t0#* }" -v b="${t1#* }" \
-        'BEGIN {printf "%.0f", (b > a ? 100 * f / (b - a) : 0)}'
+    w1=$(work_ticks) e1=$(cpu_ticks "$BENCH_SERVER_CPU"); own_ticks; o1=$OWN
+    foreign_pct "$w0" "$o0" "${e0#* }" "$w1" "$o1" "${e1#* }"
 }
 
 # wrk_once PORT CONNS DEPTH PATH SECONDS: sets RPS to the requests/s of one
@@ -261,13 +270,13 @@ wrk_once() {
     [ "$depth" -gt 1 ] && args+=(-s "$BENCH_DIR/pipeline.lua")
     args+=("http://127.0.0.1:$port$path")
     [ "$depth" -gt 1 ] && args+=(-- "$depth" "$path")
-    proc_snapshot "$TMP/ps.0"
+    local w0 o0 w1 o1
+    own_ticks; o0=$OWN; w0=$(work_ticks)
     s0=$(cpu_ticks "$BENCH_SERVER_CPU") c0=$(cpu_ticks "$BENCH_CLIENT_CPU")
     out=$(timeout -k 2 $((dur + 20)) taskset -c "$BENCH_CLIENT_CPU" wrk "${args[@]}" 2>&1)
     s1=$(cpu_ticks "$BENCH_SERVER_CPU") c1=$(cpu_ticks "$BENCH_CLIENT_CPU")
-    proc_snapshot "$TMP/ps.1"
-    FOREIGN=$(awk -v f="$(foreign_ticks "$TMP/ps.0" "$TMP/ps.1")" -v a="${s0#* }" -v b="${s1#* }" \
-        'BEGIN {printf "%.0f", (b > a ? 100 * f / (b - a) : 0)}')
+    w1=$(work_ticks); own_ticks; o1=$OWN
+    FOREIGN=$(foreign_pct "$w0" "$o0" "${s0#* }" "$w1" "$o1" "${s1#* }")
     SRV_BUSY= CLI_BUSY=
     [ -n "$s0" ] && [ -n "$s1" ] && SRV_BUSY=$(cpu_busy "$s0" "$s1")
     [ -n "$c0" ] && [ -n "$c1" ] && CLI_BUSY=$(cpu_busy "$c0" "$c1")
