@@ -7,6 +7,7 @@
 #include "squall/loop.h"
 #include "squall/future.h"
 #include "squall/http.h"
+#include "squall/ws_codec.h"
 #include "squall/websocket.h"
 #include "squall/codec.h"
 #include "squall/web.h"

@@ -18,6 +18,8 @@ static void on_request(sq_http_req *req, void *arg) {
     }
 }
 
+static void on_closed(sq_http_server *srv, void *arg) { sq_loop_stop(arg); }
+
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     int port = 8888;
@@ -40,8 +42,8 @@ int main(int argc, char **argv) {
     sq_http_server_drain_on_signal(srv, 5000);
     printf("hello: listening on http://%s:%d/\n", host, sq_http_server_port(srv));
     fflush(stdout);
-    sq_loop_run(loop);
-    sq_http_server_close(srv, NULL, NULL);
-    sq_loop_run(loop); /* let the close callbacks run */
+    sq_loop_run(loop); /* until SIGINT or SIGTERM has drained the server */
+    sq_http_server_close(srv, on_closed, loop);
+    sq_loop_run(loop); /* until the server's handles are closed */
     return 0;
 }

@@ -58,9 +58,9 @@ typedef struct sq_ws_settings {
     uint32_t ping_interval_ms;   /* send a ping this often (0: never) */
     uint32_t ping_timeout_ms;    /* close when a ping is unanswered this long
                                     (0: max(3 x interval, 30 s), as Tornado) */
-    size_t max_send_queue;       /* bytes queued for a slow reader (1 MiB): beyond it the
-                                    write fails with SQ_ELIMIT and the connection is
-                                    closed with 1008 */
+    size_t max_send_queue;       /* bytes queued for a slow reader (1 MiB): a write made
+                                    while more than this waits fails with SQ_ELIMIT and
+                                    the connection is closed with 1008 */
     bool compression;            /* accept permessage-deflate when the client offers it */
     sq_ws_pmd_config pmd;        /* its parameters: level, memory level, threshold, windows */
     const char *const *subprotocols; /* the server's, in its order of preference */
@@ -91,7 +91,7 @@ SQ_EXTERN sq_ws *sq_ws_accept(sq_http_req *req, const sq_ws_handler *h, const sq
 /* Sends one message (a single frame, FIN set), compressed when
  * permessage-deflate is on and the message reaches the threshold. data is
  * copied. Returns 0; SQ_ECLOSED once the close handshake began; SQ_ELIMIT
- * when the send queue would pass max_send_queue (the connection is then
+ * when more than max_send_queue bytes already wait (the connection is then
  * closed with 1008); SQ_ENOMEM. */
 SQ_EXTERN int sq_ws_write_message(sq_ws *ws, const void *data, size_t len, bool binary);
 

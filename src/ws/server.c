@@ -219,7 +219,9 @@ int sq_ws_write_message(sq_ws *ws, const void *data, size_t len, bool binary) {
         plen = (size_t)n;
         flags = SQ_WS_F_COMPRESSED;
     }
-    if (sq_stream_pending(ws->stream) + plen + SQ_WS_MAX_HEADER > ws->s->max_send_queue) {
+    /* The bound applies to what is already waiting: one message of any
+     * allowed size can always be queued behind a drained queue. */
+    if (sq_stream_pending(ws->stream) > ws->s->max_send_queue) {
         /* A reader this slow would make us buffer without bound. */
         fail(ws, SQ_WS_CLOSE_POLICY, "send queue full");
         return SQ_ELIMIT;
