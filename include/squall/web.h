@@ -103,6 +103,10 @@ typedef struct sq_handler {
     uint64_t max_body_size;
     /* Skip the XSRF check for this handler (Tornado's ErrorHandler does). */
     bool no_xsrf_check;
+    /* Tornado's get_current_user: called at most once per request, by the
+     * first sq_current_user(); the pointer it returns is the handler's
+     * (keep it in the arena or the per-request state). NULL: anonymous. */
+    void *(*get_current_user)(sq_req *req);
 } sq_handler;
 
 /* One route: a regex over the raw (percent-encoded) path, the handler, the
@@ -470,6 +474,19 @@ SQ_EXTERN const char *sq_xsrf_token(sq_req *req);
 /* `<input type="hidden" name="_xsrf" value="TOKEN"/>` for a form (Tornado's
  * xsrf_form_html). Lives in the arena. */
 SQ_EXTERN const char *sq_xsrf_form_html(sq_req *req);
+
+/* Tornado's current_user: the value set with sq_set_current_user, else
+ * what the handler's get_current_user returns (computed once, cached), or
+ * NULL for an anonymous request. */
+SQ_EXTERN void *sq_current_user(sq_req *req);
+
+/* Sets current_user, as assigning self.current_user in an async prepare
+ * does in Tornado. */
+SQ_EXTERN void sq_set_current_user(sq_req *req, void *user);
+
+/* sq_authenticated(req, sq_current_user(req)): Tornado's @authenticated
+ * for handlers with get_current_user. */
+SQ_EXTERN bool sq_require_user(sq_req *req);
 
 /* Tornado's @authenticated, as a call at the top of prepare or a verb:
  * returns true when current_user is not NULL. Otherwise it answers the

@@ -872,6 +872,9 @@ const char *sq_xsrf_token(sq_req *req) {
     out[n] = 0;
     if (!have) {
         sq_cookie_attrs a = req->app->settings.xsrf_cookie_attrs;
+        /* Tornado: a logged-in user's token lasts 30 days, otherwise it is
+         * a session cookie. */
+        if (!a.expires && sq_current_user(req)) a.expires = (int64_t)time(NULL) + 30 * 86400;
         if (sq_set_cookie(req, "_xsrf", out, &a)) return NULL;
     }
     req->xsrf_token = out;
@@ -911,6 +914,22 @@ int sq__check_xsrf(sq_req *r) {
     }
     return 0;
 }
+
+void *sq_current_user(sq_req *req) {
+    if (!req->user_known) {
+        req->user_known = true;
+        if (req->handler && req->handler->get_current_user)
+            req->current_user = req->handler->get_current_user(req);
+    }
+    return req->current_user;
+}
+
+void sq_set_current_user(sq_req *req, void *user) {
+    req->user_known = true;
+    req->current_user = user;
+}
+
+bool sq_require_user(sq_req *req) { return sq_authenticated(req, sq_current_user(req)); }
 
 bool sq_authenticated(sq_req *req, const void *current_user) {
     if (current_user) return true;

@@ -176,6 +176,8 @@ struct sq_req {
     const char *xsrf_token;
     uint8_t xsrf_raw[SQ_XSRF_TOKEN_SIZE];
     bool xsrf_raw_ok;
+    bool user_known;
+    void *current_user;
 
     uint64_t start_ns;
     uint64_t end_ns;

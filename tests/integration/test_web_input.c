@@ -195,6 +195,17 @@ static void auth_get(sq_req *req) {
     auth_state *s = sq_req_state(req);
     sq_writef(req, "hi %s", s->user);
 }
+static void *user_from_header(sq_req *req) { return (void *)sq_req_header(req, "X-User"); }
+static void cu_prepare(sq_req *req) {
+    if (!sq_require_user(req)) return;
+}
+static void cu_get(sq_req *req) {
+    cr_assert_eq(sq_current_user(req), sq_current_user(req)); /* cached */
+    sq_writef(req, "user %s", (const char *)sq_current_user(req));
+}
+static const sq_handler cu_handler = {
+    .get_current_user = user_from_header, .prepare = cu_prepare, .get = cu_get};
+
 static const sq_handler auth_handler = {
     .state_size = sizeof(auth_state), .prepare = auth_prepare, .get = auth_get, .post = auth_get};
 
@@ -218,6 +229,7 @@ static const sq_route routes[] = {
     {"/signed", &signed_handler, NULL, NULL},
     {"/form", &form_handler, NULL, NULL},
     {"/auth", &auth_handler, NULL, NULL},
+    {"/cu", &cu_handler, NULL, NULL},
     {NULL},
 };
 
@@ -442,6 +454,10 @@ Test(web_input, authenticated) {
     cr_assert_eq(fetch(w, "POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 403);
     cr_assert_eq(fetch(w, "GET /auth HTTP/1.1\r\nHost: x\r\nX-User: bo\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "hi bo");
+    cr_assert_eq(fetch(w, "GET /cu HTTP/1.1\r\nHost: x\r\nX-User: zed\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(sqt_body(buf), "user zed");
+    cr_assert_eq(get(w, "/cu", buf, sizeof buf), 302);
+    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/login?next=%2Fcu");
     wapp_stop(w);
     s.login_url = "https://login.example/?app=1";
     w = wapp_start(routes, &s);
