@@ -350,7 +350,9 @@ int sq_http_finish(sq_http_req *req) {
     if (req->state != SQ_REQ_APP) return SQ_ESTATE;
     if (!req->conn) {
         req->state = SQ_REQ_DONE;
-        sq__req_release(req);
+        /* Inside the server's own notification of the disconnect, the
+         * server releases it once the callback has returned. */
+        if (!req->notifying) sq__req_release(req);
         return SQ_ECLOSED;
     }
     return finish_common(req, req->rbody.data, req->rbody.len);

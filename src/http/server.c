@@ -348,17 +348,22 @@ void sq__conn_close(sq_conn *c) {
             if (!req->detached && req->raw_head) req_detach(req, req->raw_head, req->raw_len);
             /* The application still holds it: tell it the client is gone.
              * It stays allocated until the application calls finish. */
+            /* A callback below may finish the request: while notifying,
+             * finish only marks it done and the release happens here, after
+             * the callbacks, so nothing reads freed memory. */
+            req->notifying = 1;
             if (req->flush_cb) {
                 void (*fcb)(sq_http_req *, int, void *) = req->flush_cb;
                 req->flush_cb = NULL;
                 fcb(req, SQ_ECONNRESET, req->flush_arg);
             }
-            /* The flush callback may have finished (and so released) it. */
             if (req->state == SQ_REQ_APP && req->close_cb) {
                 void (*cb)(sq_http_req *, void *) = req->close_cb;
                 req->close_cb = NULL;
                 cb(req, req->close_arg);
             }
+            req->notifying = 0;
+            if (req->state == SQ_REQ_DONE) sq__req_release(req);
         } else {
             sq__req_release(req);
         }
@@ -460,6 +465,7 @@ static sq_http_req *req_get(sq_conn *c) {
     req->raw_head = NULL;
     req->body_pending = 0;
     req->dispatched = 0;
+    req->notifying = 0;
     return req;
 }
 

@@ -73,6 +73,7 @@ struct sq_http_req {
     unsigned body_pending : 1; /* the body is still arriving */
     unsigned dispatched : 1;   /* the request callback has run */
     unsigned upgrading : 1;    /* the head being sent switches protocols */
+    unsigned notifying : 1;    /* inside the disconnect notification: finish defers release */
     char *reason;              /* custom reason phrase (malloc'd) or NULL */
 
     const char *raw_head;      /* where the head was parsed (valid inside process_input) */

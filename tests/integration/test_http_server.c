@@ -713,3 +713,19 @@ Test(http_server, flush_callback_finishing_on_disconnect) {
     cr_assert_eq(sq_http_server_connections(sqt_http(s)), 0);
     sqt_stop(s);
 }
+
+/* Regression: the same while the server itself closes (released requests
+ * are freed, not recycled, then): nothing may read the finished request. */
+Test(http_server, flush_callback_finishing_when_the_server_closes) {
+    atomic_store(&big_flush_status, 0);
+    atomic_store(&big_close_calls, 0);
+    sqt_server *s = sqt_start(big_app, NULL, NULL);
+    int fd = sqt_connect(sqt_port(s));
+    sqt_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[4096];
+    cr_assert_gt(recv(fd, buf, sizeof buf, 0), 0);
+    sqt_stop(s); /* closes the connection under the pending flush */
+    cr_assert_eq(atomic_load(&big_flush_status), 2);
+    cr_assert_eq(atomic_load(&big_close_calls), 0);
+    close(fd);
+}
