@@ -404,13 +404,14 @@ def cat10():
 
 
 # ---------------------------------------------------------------- 12/13 permessage-deflate
-def deflate_steps(op, msgs, no_context=False, wbits=15, frag=None):
+def deflate_steps(op, msgs, no_context=False, wbits=15, frag=None, nfrag=None):
     def steps(c):
         d = Deflater(no_context=no_context, wbits=wbits)
         for m in msgs:
             z = d.compress(m)
-            if frag:
-                parts = [z[j:j + frag] for j in range(0, len(z), frag)] or [b""]
+            size = max(1, -(-len(z) // nfrag)) if nfrag else frag
+            if size:
+                parts = [z[j:j + size] for j in range(0, len(z), size)] or [b""]
                 for j, part in enumerate(parts):
                     c.send(op if j == 0 else CONT, part, fin=j == len(parts) - 1, rsv=4 if j == 0 else 0)
             else:
@@ -418,32 +419,77 @@ def deflate_steps(op, msgs, no_context=False, wbits=15, frag=None):
     return steps
 
 
+def incompressible(n, seed=1):
+    """Deterministic pseudo-random bytes (xorshift), which deflate cannot shrink."""
+    x = 0x9E3779B97F4A7C15 ^ seed
+    out = bytearray()
+    while len(out) < n:
+        x ^= (x << 13) & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 7
+        x ^= (x << 17) & 0xFFFFFFFFFFFFFFFF
+        out += x.to_bytes(8, "little")
+    return bytes(out[:n])
+
+
+LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore "
+         "et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut "
+         "aliquip ex ea commodo consequat. Grüße, κόσμε, 世界! ").encode()
+
+DEFLATE_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,
+                 131072, 196608, 262144, 393216, 524288]
+
+
 def cat12_13():
+    # 12: compressed messages of 18 sizes (10 messages each, context takeover)
+    kinds = [
+        (TEXT, "compressible text", lambda n, k: payload(n, b"The quick brown fox %d jumps over the lazy dog. " % k), None),
+        (BINARY, "compressible binary", lambda n, k: payload(n, bytes(range(256)) * 2 + bytes([k])), None),
+        (TEXT, "prose text (multi-byte UTF-8 cut at code points)",
+         lambda n, k: payload(n, LOREM).decode("utf-8", "ignore").encode(), None),
+        (BINARY, "incompressible binary", lambda n, k: incompressible(n, k), None),
+        (BINARY, "incompressible binary in 4 frames", lambda n, k: incompressible(n, k + 100), 4),
+    ]
+    for sub, (op, what, gen, nfrag) in enumerate(kinds, 1):
+        for i, n in enumerate(DEFLATE_SIZES, 1):
+            msgs = [gen(n, k) for k in range(10)]
+            add("12.%d.%d" % (sub, i), "10 compressed %s messages of %d bytes" % (what, n),
+                deflate_steps(op, msgs, nfrag=nfrag), [(T if op == TEXT else B)(m) for m in msgs],
+                extensions="permessage-deflate", timeout=20.0)
+    # 13: the extension's parameters offered in different combinations
     offers = [
         ("permessage-deflate", False, 15),
         ("permessage-deflate; client_no_context_takeover", True, 15),
         ("permessage-deflate; server_no_context_takeover", False, 15),
-        ("permessage-deflate; client_max_window_bits", False, 15),
         ("permessage-deflate; client_no_context_takeover; server_no_context_takeover", True, 15),
+        ("permessage-deflate; client_max_window_bits", False, 15),
         ("permessage-deflate; server_max_window_bits=10", False, 15),
         ("permessage-deflate; client_max_window_bits=9; server_max_window_bits=9", False, 9),
     ]
-    corpus = (b"Hello, world! " * 4 + bytes(range(256)) * 3)
-    # 12: sending compressed messages of growing size; 13: various offers
-    sizes = [16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072]
-    for sub, (op, mk) in ((1, (TEXT, T)), (2, (BINARY, B))):
-        for i, n in enumerate(sizes, 1):
-            base = b"The quick brown fox jumps over the lazy dog. " if op == TEXT else corpus
-            msgs = [payload(n, base)[:n] for _ in range(10)]
-            msgs = [m[:-1] + bytes([0x41 + k]) if m else m for k, m in enumerate(msgs)]
-            add("12.%d.%d" % (sub, i), "10 compressed %s messages of %d bytes" % ("text" if op == TEXT else "binary", n),
-                deflate_steps(op, msgs), [mk(m) for m in msgs], extensions="permessage-deflate")
     for sub, (offer, noctx, wbits) in enumerate(offers, 1):
-        for i, (n, frag) in enumerate([(64, None), (4096, None), (65536, None), (65536, 1000)], 1):
+        for i, n in enumerate(DEFLATE_SIZES, 1):
             msgs = [payload(n, b"squall %d ws " % k) for k in range(5)]
-            add("13.%d.%d" % (sub, i), "offer '%s', 5 messages of %d bytes%s" % (offer, n, ", fragmented" if frag else ""),
-                deflate_steps(TEXT, msgs, no_context=noctx, wbits=wbits, frag=frag), [T(m) for m in msgs],
-                extensions=offer)
+            add("13.%d.%d" % (sub, i), "offer '%s', 5 messages of %d bytes" % (offer, n),
+                deflate_steps(TEXT, msgs, no_context=noctx, wbits=wbits), [T(m) for m in msgs],
+                extensions=offer, timeout=20.0)
+    # 13.8 (squall's, not Autobahn's): violations with permessage-deflate on
+    pmd = "permessage-deflate"
+    z = Deflater().compress(b"Hello, world!")
+    add("13.8.1", "RSV1 on a continuation frame", seq((TEXT, z, {"rsv": 4, "fin": False}), (CONT, z, {"rsv": 4})),
+        fail=True, codes=(1002,), extensions=pmd)
+    add("13.8.2", "RSV1 on a ping", seq((PING, z, {"rsv": 4})), fail=True, codes=(1002,), extensions=pmd)
+    add("13.8.3", "RSV1 on a close", seq((CLOSE, close_payload(1000), {"rsv": 4})), fail=True, codes=(1002,),
+        closes=True, extensions=pmd)
+    add("13.8.4", "invalid deflate data", seq((BINARY, b"\xff\xff\xff\xff\xff", {"rsv": 4})),
+        fail=True, codes=(1002, 1007), extensions=pmd)
+    add("13.8.5", "compressed text that inflates to invalid UTF-8",
+        seq((TEXT, Deflater().compress(b"\xce\xba\xed\xa0\x80edited"), {"rsv": 4})), fail=True, codes=(1007,),
+        extensions=pmd)
+    bomb = Deflater().compress(bytes((10 << 20) + 1))
+    add("13.8.6", "decompression bomb: %d bytes inflating to 10 MiB + 1" % len(bomb),
+        seq((BINARY, bomb, {"rsv": 4})), fail=True, codes=(1009,), extensions=pmd, timeout=20.0)
+    big = bytes(8 << 20)
+    add("13.8.7", "compressed message inflating to 8 MiB (under the limit)",
+        deflate_steps(BINARY, [big]), [B(big)], extensions=pmd, timeout=20.0)
 
 
 cat1(); cat2(); cat3(); cat4(); cat5(); cat6(); cat7(); cat9(); cat10(); cat12_13()

@@ -86,6 +86,7 @@ class Conn:
         self.extensions_offer = extensions
         self.extensions = None   # the server's Sec-WebSocket-Extensions answer
         self.inflater = None
+        self.compressed_msgs = 0  # messages the server sent with RSV1 (compressed)
         self.server_no_context = False
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -201,6 +202,7 @@ class Conn:
                 if fin:
                     msg = b"".join(frag)
                     if frag_comp:
+                        self.compressed_msgs += 1
                         msg = self.inflater.decompress(msg + b"\x00\x00\xff\xff")
                         if self.server_no_context:
                             self.inflater = zlib.decompressobj(-max(self.wbits, 9))
