@@ -14,7 +14,7 @@ CASES = []
 
 class Case:
     def __init__(self, cid, desc, steps, expect=(), fail=False, codes=(1000,),
-                 closes=False, fail_fast=False, timeout=5.0, extensions=None):
+                 closes=False, fail_fast=False, timeout=5.0, extensions=None, early=b"", tolerated=None):
         self.id, self.desc, self.steps = cid, desc, steps
         self.expect = list(expect)
         self.fail = fail                    # a protocol violation: the server must close
@@ -23,6 +23,8 @@ class Case:
         self.fail_fast = fail_fast          # close must arrive before conn.last_part_at
         self.timeout = timeout
         self.extensions = extensions        # Sec-WebSocket-Extensions offer
+        self.early = early                  # frames sent in the same write as the handshake
+        self.tolerated = tolerated          # events of a lax but acceptable server (NON-STRICT)
         self.category = int(cid.split(".")[0])
 
     def key(self):
@@ -76,6 +78,23 @@ def cat1():
         p = payload(65536, data)
         add("1.%d.8" % sub, "%s message, 65536 bytes, sent in 997-byte chops" % ("text" if op == TEXT else "binary"),
             seq((op, p, {"chop": 997})), [mk(p)])
+    # 1.3: squall's own framing cases (not in Autobahn)
+    hi = b"Hello, world!"
+    add("1.3.1", "unmasked text frame from the client", seq((TEXT, hi, {"mask": False})), fail=True, codes=(1002,))
+    add("1.3.2", "64-bit length with the most significant bit set",
+        seq(("raw", bytes([0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1]) + os.urandom(4))), fail=True, codes=(1002, 1009))
+    for i, n in enumerate((125, 126, 65535, 65536), 3):
+        p = payload(n, b"\xfe")
+        f = frame(BINARY, p)
+        hl = len(f) - n
+        add("1.3.%d" % i, "binary of %d bytes, its %d-byte header written byte by byte" % (n, hl),
+            seq(("raw", f[:hl], {"chop": 1, "delay": 0.002}), ("raw", f[hl:])), [B(p)])
+    add("1.3.7", "text frame in the same TCP write as the handshake request", seq(), [T(hi)],
+        early=frame(TEXT, hi))
+    add("1.3.8", "three frames in the same TCP write as the handshake request", seq(), [T(hi), B(b"\x00\x01"), T(b"3")],
+        early=frame(TEXT, hi) + frame(BINARY, b"\x00\x01") + frame(TEXT, b"3"))
+    add("1.3.9", "100 small messages in one TCP write", seq(("raw", b"".join(frame(TEXT, b"m%d" % k) for k in range(100)))),
+        [T(b"m%d" % k) for k in range(100)])
 
 
 # ---------------------------------------------------------------- 2 ping/pong
@@ -89,6 +108,11 @@ def cat2():
         fail=True, codes=(1002,))
     add("2.6", "ping, 125-byte payload, sent in 1-byte chops", seq((PING, payload(125, b"\xfe"), {"chop": 1, "delay": 0.001})),
         [P(payload(125, b"\xfe"))])
+    add("2.12", "close frame without FIN (fragmented close)", seq((CLOSE, close_payload(1000), {"fin": False})),
+        fail=True, codes=(1002,), closes=True)
+    add("2.13", "ping with a 127-style 64-bit length of 5 bytes",
+        seq(("raw", bytes([0x89, 0xFF, 0, 0, 0, 0, 0, 0, 0, 5]) + bytes(4) + b"hello")), fail=True, codes=(1002,),
+        tolerated=[P(b"hello")])
     add("2.7", "unsolicited pong, empty payload", seq((PONG, b"")), [])
     add("2.8", "unsolicited pong, payload", seq((PONG, b"unsolicited pong payload")), [])
     add("2.9", "unsolicited pong, then ping", seq((PONG, b"unsolicited pong payload"), (PING, b"ping payload")),
@@ -340,6 +364,8 @@ def cat7():
     add("7.3.3", "close 1000, no reason", seq((CLOSE, close_payload(1000))), closes=True)
     add("7.3.4", "close 1000 with a reason", seq((CLOSE, close_payload(1000, "Hello World!"))), closes=True)
     add("7.3.5", "close 1000 with a 123-byte reason", seq((CLOSE, close_payload(1000, "*" * 123))), closes=True)
+    add("7.3.7", "close 1000 with a 121-byte multi-byte UTF-8 reason", seq((CLOSE, close_payload(1000, "κόσμε" * 11))),
+        closes=True)
     add("7.3.6", "close 1000 with a 124-byte reason (frame over 125)",
         seq((CLOSE, close_payload(1000, "*" * 124))), fail=True, codes=(1002,), closes=True)
     add("7.5.1", "close 1000 with an invalid UTF-8 reason",

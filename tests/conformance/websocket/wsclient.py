@@ -71,7 +71,7 @@ class Deflater:
 class Conn:
     """One connection to the server under test, driven by a case."""
 
-    def __init__(self, host, port, path="/ws", extensions=None, timeout=5.0):
+    def __init__(self, host, port, path="/ws", extensions=None, timeout=5.0, early=b""):
         self.host, self.port, self.path = host, port, path
         self.events = []          # ("text"|"binary", bytes) / ("pong", bytes) / ("ping", bytes)
         self.close_code = None    # code of the server's close frame (0 = empty payload)
@@ -84,6 +84,7 @@ class Conn:
         self.send_lock = threading.Lock()
         self.cv = threading.Condition(self.lock)
         self.extensions_offer = extensions
+        self.early = early        # bytes written together with the handshake request
         self.extensions = None   # the server's Sec-WebSocket-Extensions answer
         self.inflater = None
         self.compressed_msgs = 0  # messages the server sent with RSV1 (compressed)
@@ -105,7 +106,7 @@ class Conn:
         if self.extensions_offer:
             req += b"Sec-WebSocket-Extensions: " + self.extensions_offer.encode() + b"\r\n"
         req += b"\r\n"
-        self.sock.sendall(req)
+        self.sock.sendall(req + self.early)
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = self.sock.recv(4096)
