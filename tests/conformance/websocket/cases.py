@@ -14,7 +14,8 @@ CASES = []
 
 class Case:
     def __init__(self, cid, desc, steps, expect=(), fail=False, codes=(1000,),
-                 closes=False, fail_fast=False, timeout=5.0, extensions=None, early=b"", tolerated=None):
+                 closes=False, fail_fast=False, timeout=5.0, extensions=None, early=b"", tolerated=None,
+                 deaf=False, abrupt=False):
         self.id, self.desc, self.steps = cid, desc, steps
         self.expect = list(expect)
         self.fail = fail                    # a protocol violation: the server must close
@@ -25,6 +26,8 @@ class Case:
         self.extensions = extensions        # Sec-WebSocket-Extensions offer
         self.early = early                  # frames sent in the same write as the handshake
         self.tolerated = tolerated          # events of a lax but acceptable server (NON-STRICT)
+        self.deaf = deaf                    # never answer the server's close: it must time out
+        self.abrupt = abrupt                # the client vanishes; the server must stay healthy
         self.category = int(cid.split(".")[0])
 
     def key(self):
@@ -368,6 +371,18 @@ def cat7():
         closes=True)
     add("7.3.6", "close 1000 with a 124-byte reason (frame over 125)",
         seq((CLOSE, close_payload(1000, "*" * 124))), fail=True, codes=(1002,), closes=True)
+    # squall's own: the close handshake's timeout and clients that vanish
+    add("7.14.1", "protocol violation; the client never answers the server's close (TCP must close, RFC: 5 s)",
+        seq((PING, payload(126))), fail=True, codes=(1002,), deaf=True, timeout=12.0)
+    add("7.14.2", "client close, then the client keeps its TCP end open (server closes TCP first)",
+        seq((CLOSE, close_payload(1000))), closes=True, deaf=True, timeout=12.0)
+    for i, (what, data) in enumerate([
+            ("in the middle of a frame header", frame(TEXT, payload(300))[:3]),
+            ("in the middle of a payload", frame(BINARY, payload(70000))[:30000]),
+            ("in the middle of a fragmented message", frame(TEXT, b"frag", fin=False) + frame(CONT, b"ment", fin=False)),
+            ("right after a ping", frame(PING, b"x" * 125)),
+            ("right after a large message", frame(BINARY, payload(1 << 20)))], 3):
+        add("7.14.%d" % i, "the client's TCP connection vanishes %s" % what, seq(("raw", data)), abrupt=True)
     add("7.5.1", "close 1000 with an invalid UTF-8 reason",
         seq((CLOSE, close_payload(1000, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"))),
         fail=True, codes=(1007,), closes=True)

@@ -74,6 +74,21 @@ def run_case(case, port):
     except Exception as e:
         return FAILED, "handshake: %s" % e
     c.last_part_at = None
+    c.reply_to_close = not case.deaf
+    if case.abrupt:
+        case.steps(c)
+        c.abort()
+        time.sleep(0.2)
+        try:
+            d = Conn("127.0.0.1", port, timeout=case.timeout)
+        except Exception as e:
+            return FAILED, "server unusable after the client vanished: %s" % e
+        d.send(9, b"still there?")
+        d.wait_events(1, case.timeout)
+        d.abort()
+        if d.events != [("pong", b"still there?")]:
+            return FAILED, "no pong on a new connection after the client vanished"
+        return OK, "server healthy"
     if case.extensions and not c.extensions:
         c.abort()
         return FAILED, "permessage-deflate not accepted"
@@ -88,7 +103,7 @@ def run_case(case, port):
                 c.wait(lambda: len([e for e in c.events if e[0] != "ping"]) >= len(case.expect) or c.closed(),
                        case.timeout)
                 c.send_close(1000)
-        c.wait(lambda: c.tcp_closed_at is not None, 3.0)
+        c.wait(lambda: c.tcp_closed_at is not None, case.timeout if case.deaf else 3.0)
         # anything still in flight after the close is also recorded
     finally:
         c.abort()

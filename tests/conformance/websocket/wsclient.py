@@ -79,6 +79,7 @@ class Conn:
         self.close_frame_at = None
         self.tcp_closed_at = None
         self.sent_close = False
+        self.reply_to_close = True  # echo the server's close frame (a case may play deaf)
         self.protocol_errors = []  # what the server did wrong (unmasked ok, bad frames ...)
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
@@ -183,7 +184,7 @@ class Conn:
                             else:
                                 self.close_code = 0
                             self.cv.notify_all()
-                        if not self.sent_close:
+                        if not self.sent_close and self.reply_to_close:
                             self.send_raw(frame(8, data[:2]), ignore_errors=True)
                             self.sent_close = True
                     elif op == 9:
