@@ -235,7 +235,6 @@ def main():
     if "squall" in allres:
         res = allres["squall"]
         failed = [c for c in sel if res[c.id][0] == FAILED]
-        print("%d passed, %d failed" % (len(sel) - len(failed), len(failed)))
         if refs:
             blocking = [c for c in failed if all(allres[r][c.id][0] != FAILED for r in refs)]
         else:
@@ -244,6 +243,7 @@ def main():
             print("squall fails %d case(s)%s: %s" % (len(blocking), " the references pass" if refs else "",
                                                    " ".join(c.id for c in blocking)))
             status = 1
+        print("%d passed, %d failed" % (len(sel) - len(failed), len(failed)))
     else:
         # harness validation: a case is trustworthy when at least one reference passes it
         bad = [c for c in sel if all(allres[r][c.id][0] == FAILED for r in refs)]
