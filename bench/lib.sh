@@ -15,7 +15,7 @@
 : "${BENCH_RUNS:=3}"            # wrk runs per row; the best one is reported
 : "${BENCH_DURATION:=5}"        # seconds per wrk run
 : "${BENCH_WARMUP:=1}"          # seconds of unrecorded wrk warm-up per row
-: "${BENCH_EXTRA_RUNS:=2}"      # extra wrk runs while other processes disturb them
+: "${BENCH_EXTRA_RUNS:=3}"      # extra wrk runs for a server with no undisturbed run
 : "${BENCH_NOISE_PCT:=10}"      # "disturb": other processes used this much of a CPU
 : "${BENCH_START_TIMEOUT:=20}"  # seconds for a server to answer its first request
 : "${BENCH_CG_START_TIMEOUT:=120}" # the same under callgrind
@@ -296,30 +296,31 @@ wrk_once() {
 # server in WRK_SERVERS (names), already started on the ports in WRK_PORTS
 # (an associative array). The servers take turns: a warm-up each, then
 # BENCH_RUNS rounds of one run per server, so that whatever else the machine
-# is doing hits them all alike; up to BENCH_EXTRA_RUNS more rounds while some
-# server's best run shared the machine with other busy processes. Records the
-# best run of each server (and a note when it was noisy or client-bound).
+# is doing hits them all alike. A run during which other processes used
+# BENCH_NOISE_PCT% of a CPU or more is "noisy"; a server with no clean run
+# after those rounds gets up to BENCH_EXTRA_RUNS more, still taking turns.
+# Records each server's best clean run (its best noisy one, with a note, if
+# it never had a clean one), and notes client-bound runs.
 measure_wrk_all() {
     local rid=$1; shift
     local P_conns=64 P_depth=1 P_path=/
     params_to_locals "$@"
-    local s round=0 noisy
-    local -A best=() srv=() cli=() foreign=() runs=() errs=()
+    local s round=0 want
+    local -A best=() srv=() cli=() foreign=() runs=() errs=() clean=()
     for s in $WRK_SERVERS; do
-        best[$s]=0 foreign[$s]=0 runs[$s]= errs[$s]=0
+        best[$s]=0 foreign[$s]=0 runs[$s]= errs[$s]=0 clean[$s]=0
         if [ "$BENCH_WARMUP" -gt 0 ]; then
             wrk_once "${WRK_PORTS[$s]}" "$P_conns" "$P_depth" "$P_path" "$BENCH_WARMUP" || best[$s]=error
         fi
     done
-    while :; do
-        noisy=0
-        for s in $WRK_SERVERS; do
-            [ "${best[$s]}" != error ] && [ "${foreign[$s]}" -ge "$BENCH_NOISE_PCT" ] && noisy=1
-        done
-        [ "$round" -ge "$BENCH_RUNS" ] && { [ "$noisy" = 0 ] || [ "$round" -ge $((BENCH_RUNS + BENCH_EXTRA_RUNS)) ]; } && break
+    while [ "$round" -lt $((BENCH_RUNS + BENCH_EXTRA_RUNS)) ]; do
         round=$((round + 1))
+        want=0
         for s in $WRK_SERVERS; do
             [ "${best[$s]}" = error ] && continue
+            # Past the regular rounds, only servers still without a clean run.
+            [ "$round" -gt "$BENCH_RUNS" ] && [ "${clean[$s]}" = 1 ] && continue
+            want=1
             WRK_ERRORS=0
             if ! wrk_once "${WRK_PORTS[$s]}" "$P_conns" "$P_depth" "$P_path" "$BENCH_DURATION"; then
                 best[$s]=error
@@ -327,10 +328,16 @@ measure_wrk_all() {
             fi
             [ "$WRK_ERRORS" = 1 ] && errs[$s]=1
             runs[$s]+=" $RPS (${SRV_BUSY:-?}/${CLI_BUSY:-?}/$FOREIGN)"
-            if [ "$RPS" -gt "${best[$s]}" ]; then
+            if [ "$FOREIGN" -lt "$BENCH_NOISE_PCT" ]; then
+                # A clean run beats any noisy one.
+                if [ "${clean[$s]}" = 0 ] || [ "$RPS" -gt "${best[$s]}" ]; then
+                    best[$s]=$RPS srv[$s]=$SRV_BUSY cli[$s]=$CLI_BUSY foreign[$s]=$FOREIGN clean[$s]=1
+                fi
+            elif [ "${clean[$s]}" = 0 ] && [ "$RPS" -gt "${best[$s]}" ]; then
                 best[$s]=$RPS srv[$s]=$SRV_BUSY cli[$s]=$CLI_BUSY foreign[$s]=$FOREIGN
             fi
         done
+        [ "$want" = 0 ] && break
     done
     for s in $WRK_SERVERS; do
         if [ "${best[$s]}" = error ]; then
@@ -338,10 +345,12 @@ measure_wrk_all() {
             record "$s" "$rid" error
             continue
         fi
-        log "$s: $rid: req/s (server CPU/client CPU/other processes, % busy):${runs[$s]} -> best ${best[$s]}"
+        local kind="best clean"
+        [ "${clean[$s]}" = 0 ] && kind="best (all noisy)"
+        log "$s: $rid: req/s (server CPU/client CPU/other processes, % busy):${runs[$s]} -> $kind ${best[$s]}"
         NOTE=
-        [ "${foreign[$s]}" -ge "$BENCH_NOISE_PCT" ] &&
-            NOTE="noisy: other processes used ${foreign[$s]}% of a CPU during the best run"
+        [ "${clean[$s]}" = 0 ] &&
+            NOTE="noisy: no run was free of other processes; during this one they used ${foreign[$s]}% of a CPU"
         # The server's CPU had idle time while wrk's was saturated: wrk is the bottleneck.
         if [ -n "${srv[$s]:-}" ] && [ -n "${cli[$s]:-}" ] && [ "${srv[$s]}" -lt 90 ] && [ "${cli[$s]}" -ge 95 ]; then
             NOTE="${NOTE:+$NOTE; }client-bound: the server CPU was ${srv[$s]}% busy, wrk's ${cli[$s]}%"
