@@ -312,7 +312,11 @@ SQ_EXTERN char *sq_req_strndup(sq_req *req, const char *s, size_t len);
 
 /* The app, the underlying HTTP request and the loop of a request. */
 SQ_EXTERN sq_app *sq_req_app(const sq_req *req);
+
+/* The underlying HTTP request (http.h); NULL once the request finished. */
 SQ_EXTERN sq_http_req *sq_req_http(const sq_req *req);
+
+/* The loop the request runs on. */
 SQ_EXTERN sq_loop *sq_req_loop(const sq_req *req);
 
 /* Says the handler will finish the response itself later (from a timer, a
@@ -394,6 +398,8 @@ SQ_EXTERN int sq_write_str(sq_req *req, const char *s);
 
 /* sq_write of printf-style formatted text. */
 SQ_EXTERN int sq_writef(sq_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* sq_writef with a va_list. */
 SQ_EXTERN int sq_vwritef(sq_req *req, const char *fmt, va_list ap);
 
 /* Writes a JSON object as Tornado's write(dict) does: Python's json.dumps
@@ -517,8 +523,14 @@ SQ_EXTERN bool sq_addslash(sq_req *req);
  * already parsed stay readable in on_finish; headers, the body and
  * sq_req_http() do not (NULL there). */
 SQ_EXTERN const char *sq_req_method(sq_req *req);
+
+/* The request target ("/a?b=c"), as described above. */
 SQ_EXTERN const char *sq_req_uri(sq_req *req);
+
+/* The raw path ("/a"), as described above. */
 SQ_EXTERN const char *sq_req_path(sq_req *req);
+
+/* The raw query ("b=c", "" when absent), as described above. */
 SQ_EXTERN const char *sq_req_query(sq_req *req);
 
 /* Capture group i (1-based, as in the regex) of the route's match,
@@ -560,9 +572,15 @@ SQ_EXTERN size_t sq_get_arguments(sq_req *req, const char *name, const char **ou
 
 /* The same, limited to the query string or the body. */
 SQ_EXTERN const char *sq_get_query_argument(sq_req *req, const char *name, const char *def);
+
+/* sq_get_arguments limited to the query string. */
 SQ_EXTERN size_t sq_get_query_arguments(sq_req *req, const char *name, const char **out,
                                         size_t max);
+
+/* sq_get_argument limited to the body (form or multipart fields). */
 SQ_EXTERN const char *sq_get_body_argument(sq_req *req, const char *name, const char *def);
+
+/* sq_get_arguments limited to the body. */
 SQ_EXTERN size_t sq_get_body_arguments(sq_req *req, const char *name, const char **out,
                                        size_t max);
 
@@ -599,6 +617,8 @@ SQ_EXTERN const char *sq_req_protocol(sq_req *req);
 /* The Host header (or "" when absent), and the host name alone, lowercased,
  * without the port. */
 SQ_EXTERN const char *sq_req_host(sq_req *req);
+
+/* The host name alone: lowercased, without the port (see above). */
 SQ_EXTERN const char *sq_req_host_name(sq_req *req);
 
 /* Seconds since the request's head arrived (Tornado's request_time()),
