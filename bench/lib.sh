@@ -30,6 +30,9 @@ declare -A CG_DIVISOR=([tornado]=20)
 
 # ---- plumbing ----------------------------------------------------------------
 declare -a BENCH_PIDS=()
+# Set by the measure_* functions, read by bench/run.
+# shellcheck disable=SC2034
+VALUE= NOTE=
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 
@@ -70,10 +73,10 @@ bench_cleanup() {
 
 # kill_pid PID: TERM, up to 5 s of grace, then KILL; reaps it.
 kill_pid() {
-    local pid=$1 i
+    local pid=$1
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -277,7 +280,7 @@ wrk_once() {
     s1=$(cpu_ticks "$BENCH_SERVER_CPU") c1=$(cpu_ticks "$BENCH_CLIENT_CPU")
     w1=$(work_ticks); own_ticks; o1=$OWN
     FOREIGN=$(foreign_pct "$w0" "$o0" "${s0#* }" "$w1" "$o1" "${s1#* }")
-    SRV_BUSY= CLI_BUSY=
+    SRV_BUSY='' CLI_BUSY=
     [ -n "$s0" ] && [ -n "$s1" ] && SRV_BUSY=$(cpu_busy "$s0" "$s1")
     [ -n "$c0" ] && [ -n "$c1" ] && CLI_BUSY=$(cpu_busy "$c0" "$c1")
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
@@ -308,7 +311,7 @@ measure_wrk_all() {
     local s round=0 want
     local -A best=() srv=() cli=() foreign=() runs=() errs=() clean=()
     for s in $WRK_SERVERS; do
-        best[$s]=0 foreign[$s]=0 runs[$s]= errs[$s]=0 clean[$s]=0
+        best[$s]=0 foreign[$s]=0 runs[$s]='' errs[$s]=0 clean[$s]=0
         if [ "$BENCH_WARMUP" -gt 0 ]; then
             wrk_once "${WRK_PORTS[$s]}" "$P_conns" "$P_depth" "$P_path" "$BENCH_WARMUP" || best[$s]=error
         fi
@@ -383,7 +386,7 @@ measure_callgrind() {
         -P "$P_path" "$SERVER_PORT" "$P_conns" "$per" || ok=0; }
     [ $ok = 1 ] && { timeout -k 2 30 callgrind_control -d "$pid" >/dev/null 2>&1 || ok=0; }
     stop_server
-    dump=$(ls -1 "$cgout".* 2>/dev/null | head -n 1)
+    dump=$(find "$OUT" -maxdepth 1 -name "callgrind.$server.*" ! -name '*.txt' | sort | head -n 1)
     if [ $ok = 0 ] || [ -z "$dump" ]; then
         log "$server: the callgrind measurement failed (see $LOGS/$server.*.log)"
         return 1
