@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # VALUE, NOTE, ... are read by bench/run
 # bench/lib.sh: the functions bench/run is made of. Source it, then call
 # bench_init OUTDIR BUILD_DIR. Everything here is bounded in time, and every
 # process it starts is killed on exit (by its pid).
@@ -31,8 +32,7 @@ declare -A CG_DIVISOR=([tornado]=20)
 # ---- plumbing ----------------------------------------------------------------
 declare -a BENCH_PIDS=()
 # Set by the measure_* functions, read by bench/run.
-# shellcheck disable=SC2034
-VALUE= NOTE=
+VALUE='' NOTE=''
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 
