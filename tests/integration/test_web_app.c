@@ -11,110 +11,7 @@
 #include <unistd.h>
 
 #include "sqtest.h"
-
-/* ---- a web app on its own loop thread ---- */
-
-typedef struct wapp {
-    sq_loop *loop;
-    sq_app *app;
-    pthread_t th;
-    int port;
-    const sq_route *routes;
-    sq_app_settings settings;
-    void (*setup)(sq_app *);
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int ready;
-} wapp;
-
-static void *wapp_thread(void *p) {
-    wapp *w = p;
-    w->loop = sq_loop_new();
-    w->app = sq_app_new(w->loop, w->routes, &w->settings);
-    if (w->app && w->setup) w->setup(w->app);
-    int err = w->app ? sq_app_listen(w->app, "127.0.0.1", 0) : -1;
-    pthread_mutex_lock(&w->mu);
-    w->port = err ? -1 : sq_app_port(w->app);
-    w->ready = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    if (!err) sq_loop_run(w->loop);
-    return NULL;
-}
-
-static wapp *wapp_start2(const sq_route *routes, const sq_app_settings *s, void (*setup)(sq_app *)) {
-    wapp *w = calloc(1, sizeof *w);
-    w->routes = routes;
-    if (s) w->settings = *s;
-    w->setup = setup;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    pthread_create(&w->th, NULL, wapp_thread, w);
-    pthread_mutex_lock(&w->mu);
-    while (!w->ready) pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    cr_assert(w->port > 0, "app failed to start");
-    return w;
-}
-
-static wapp *wapp_start(const sq_route *routes, const sq_app_settings *s) {
-    return wapp_start2(routes, s, NULL);
-}
-
-static void app_closed(sq_app *app, void *arg) {
-    wapp *w = arg;
-    sq_loop_stop(w->loop);
-}
-
-static void close_on_loop(void *p) {
-    wapp *w = p;
-    sq_app_close(w->app, app_closed, w);
-}
-
-static void wapp_stop(wapp *w) {
-    sq_loop_call_threadsafe(w->loop, close_on_loop, w);
-    pthread_join(w->th, NULL);
-    cr_assert_eq(sq_loop_close(w->loop), 0);
-    free(w);
-}
-
-/* One request on a fresh connection; the response goes to buf. Returns the
- * status. */
-static int fetch(wapp *w, const char *raw, char *buf, size_t cap) {
-    int fd = sqt_connect(w->port);
-    sqt_send(fd, raw);
-    int head_only = strncmp(raw, "HEAD ", 5) == 0;
-    long n = sqt_recv_response(fd, buf, cap, head_only);
-    close(fd);
-    cr_assert(n > 0, "no response to %s", raw);
-    return sqt_status(buf);
-}
-
-static int get(wapp *w, const char *path, char *buf, size_t cap) {
-    char raw[1024];
-    snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-    return fetch(w, raw, buf, cap);
-}
-
-/* The value of a response header (first one), copied to out. */
-static const char *hdr(const char *resp, const char *name, char *out, size_t cap) {
-    size_t nl = strlen(name);
-    const char *end = strstr(resp, "\r\n\r\n");
-    for (const char *p = strstr(resp, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-            const char *v = line + nl + 1;
-            while (*v == ' ') v++;
-            const char *e = strstr(v, "\r\n");
-            size_t n = (size_t)(e - v);
-            if (n >= cap) n = cap - 1;
-            memcpy(out, v, n);
-            out[n] = 0;
-            return out;
-        }
-    }
-    return NULL;
-}
+#include "webtest.h"
 
 static int count_hdr(const char *resp, const char *name) {
     int c = 0;
@@ -253,20 +150,20 @@ static const sq_route routes[] = {
 Test(web, hello_defaults) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192], v[256];
-    cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "Hello, world");
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/html; charset=UTF-8");
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "text/html; charset=UTF-8");
     /* The default ETag: a quoted 128-bit hash. */
-    cr_assert_not_null(hdr(buf, "Etag", v, sizeof v));
+    cr_assert_not_null(resp_header(buf, "Etag", v, sizeof v));
     cr_assert_eq(strlen(v), 34);
     cr_assert(v[0] == '"' && v[33] == '"' && strspn(v + 1, "0123456789abcdef") == 32, "%s", v);
     char first[64];
     strcpy(first, v);
-    cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Etag", v, sizeof v), first);
+    cr_assert_eq(wapp_get(w, "/", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Etag", v, sizeof v), first);
     cr_assert_eq(count_hdr(buf, "Server"), 1);
     cr_assert_eq(count_hdr(buf, "Date"), 1);
-    cr_assert_str_eq(hdr(buf, "Content-Length", v, sizeof v), "12");
+    cr_assert_str_eq(resp_header(buf, "Content-Length", v, sizeof v), "12");
     /* Keep-alive: many requests on one connection reuse request objects. */
     int fd = sqt_connect(w->port);
     for (int i = 0; i < 50; i++) {
@@ -282,28 +179,28 @@ Test(web, lifecycle_order) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192], v[64];
     reset_record();
-    cr_assert_eq(get(w, "/life", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/life", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "get the data");
-    cr_assert_str_eq(hdr(buf, "X-Default", v, sizeof v), "1");
+    cr_assert_str_eq(resp_header(buf, "X-Default", v, sizeof v), "1");
     expect_record("default_headers,initialize,prepare,get,on_finish,");
 
     reset_record();
-    cr_assert_eq(get(w, "/life?stop=finish", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/life?stop=finish", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "stopped");
     expect_record("default_headers,initialize,prepare,on_finish,");
 
     /* send_error from prepare: set_default_headers runs again (Tornado's
      * clear()), the verb is skipped. */
     reset_record();
-    cr_assert_eq(get(w, "/life?stop=error", buf, sizeof buf), 401);
+    cr_assert_eq(wapp_get(w, "/life?stop=error", buf, sizeof buf), 401);
     cr_assert_str_eq(sqt_body(buf),
                      "<html><title>401: Unauthorized</title><body>401: Unauthorized</body></html>");
-    cr_assert_str_eq(hdr(buf, "X-Default", v, sizeof v), "1");
+    cr_assert_str_eq(resp_header(buf, "X-Default", v, sizeof v), "1");
     expect_record("default_headers,initialize,prepare,default_headers,on_finish,");
 
     /* State is zeroed for every request even though objects are reused. */
     reset_record();
-    cr_assert_eq(get(w, "/life", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/life", buf, sizeof buf), 200);
     expect_record("default_headers,initialize,prepare,get,on_finish,");
     wapp_stop(w);
 }
@@ -312,40 +209,40 @@ Test(web, method_not_allowed) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192], v[128];
     reset_record();
-    cr_assert_eq(fetch(w, "DELETE /life HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
-    cr_assert_str_eq(hdr(buf, "Allow", v, sizeof v), "GET, POST");
+    cr_assert_eq(wapp_fetch(w, "DELETE /life HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    cr_assert_str_eq(resp_header(buf, "Allow", v, sizeof v), "GET, POST");
     /* A verb Tornado supports but the handler lacks: prepare runs first. */
     expect_record("default_headers,initialize,prepare,default_headers,on_finish,");
     /* A method outside SUPPORTED_METHODS: 405 before prepare. */
     reset_record();
-    cr_assert_eq(fetch(w, "PROPFIND /life HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    cr_assert_eq(wapp_fetch(w, "PROPFIND /life HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
     expect_record("default_headers,initialize,default_headers,on_finish,");
     /* HEAD is not implicit. */
-    cr_assert_eq(fetch(w, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
-    cr_assert_str_eq(hdr(buf, "Allow", v, sizeof v), "GET");
+    cr_assert_eq(wapp_fetch(w, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 405);
+    cr_assert_str_eq(resp_header(buf, "Allow", v, sizeof v), "GET");
     wapp_stop(w);
 }
 
 Test(web, not_found_default_and_custom) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192], v[128];
-    cr_assert_eq(get(w, "/nowhere", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/nowhere", buf, sizeof buf), 404);
     cr_assert_str_eq(sqt_body(buf),
                      "<html><title>404: Not Found</title><body>404: Not Found</body></html>");
     /* Anchored at both ends: a prefix or a longer path does not match. */
-    cr_assert_eq(get(w, "/lifex", buf, sizeof buf), 404);
-    cr_assert_eq(get(w, "/x/life", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/lifex", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/x/life", buf, sizeof buf), 404);
     /* JSON when asked for. */
-    cr_assert_eq(fetch(w, "GET /nope HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", buf,
+    cr_assert_eq(wapp_fetch(w, "GET /nope HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n", buf,
                        sizeof buf),
                  404);
     cr_assert_str_eq(sqt_body(buf), "{\"error\": {\"code\": 404, \"message\": \"Not Found\"}}");
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
     wapp_stop(w);
 
     sq_app_settings s = {.default_handler = &hello};
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/nowhere", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/nowhere", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "Hello, world");
     wapp_stop(w);
 }
@@ -353,15 +250,15 @@ Test(web, not_found_default_and_custom) {
 Test(web, path_captures) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192];
-    cr_assert_eq(get(w, "/args/a%20b+c%2F/12x", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/args/a%20b+c%2F/12x", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "n=2|a b+c/|12");
-    cr_assert_eq(get(w, "/args/%C3%A9/x", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/args/%C3%A9/x", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "n=2|\xc3\xa9|(null)");
-    cr_assert_eq(get(w, "/named/ab%41", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/named/ab%41", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "n=1|abA|id=abA");
     /* Invalid UTF-8 once decoded: 400. */
-    cr_assert_eq(get(w, "/args/%C3%28/1x", buf, sizeof buf), 400);
-    cr_assert_eq(get(w, "/named/%ff", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/args/%C3%28/1x", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/named/%ff", buf, sizeof buf), 400);
     wapp_stop(w);
 }
 
@@ -383,14 +280,14 @@ static void add_hosts(sq_app *app) {
 Test(web, host_rules) {
     wapp *w = wapp_start2(routes, NULL, add_hosts);
     char buf[8192];
-    cr_assert_eq(fetch(w, "GET /host HTTP/1.1\r\nHost: WWW.Example.com:8080\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET /host HTTP/1.1\r\nHost: WWW.Example.com:8080\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "host:example");
-    cr_assert_eq(fetch(w, "GET /host HTTP/1.1\r\nHost: api.foo\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET /host HTTP/1.1\r\nHost: api.foo\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "host:api");
-    cr_assert_eq(fetch(w, "GET /host HTTP/1.1\r\nHost: example.com.evil\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET /host HTTP/1.1\r\nHost: example.com.evil\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "host:default");
     /* A host rule without the path falls through to the default routes. */
-    cr_assert_eq(fetch(w, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "Hello, world");
     wapp_stop(w);
 }
@@ -471,7 +368,7 @@ Test(web, async_finish_from_timer) {
     /* Other requests are served meanwhile. */
     char buf[8192];
     for (int i = 0; i < 20; i++) {
-        cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
+        cr_assert_eq(wapp_get(w, "/", buf, sizeof buf), 200);
     }
     cr_assert_eq(atomic_load(&late_finish_result), 0, "served after the slow one?");
     cr_assert(sqt_recv_response(slowfd, buf, sizeof buf, 0) > 0);
@@ -574,11 +471,11 @@ Test(web, streaming_body) {
     cr_assert_eq(sqt_status(buf), 413);
     close(fd);
     /* prepare refusing at head time. */
-    cr_assert_eq(fetch(w, "PUT /stream?deny=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    cr_assert_eq(wapp_fetch(w, "PUT /stream?deny=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
                        buf, sizeof buf),
                  403);
     /* A handler limit below the server's. */
-    cr_assert_eq(fetch(w, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+    cr_assert_eq(wapp_fetch(w, "POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
                        buf, sizeof buf),
                  413);
     /* A client leaving in the middle of a streamed body. */
@@ -596,7 +493,7 @@ Test(web, streaming_body) {
     close(fd);
     usleep(30000);
     free(body);
-    cr_assert_eq(get(w, "/nothing", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/nothing", buf, sizeof buf), 404);
     wapp_stop(w);
 }
 
@@ -638,30 +535,30 @@ static const sq_route err_routes[] = {
 Test(web, errors) {
     wapp *w = wapp_start(err_routes, NULL);
     char buf[8192], v[128];
-    cr_assert_eq(get(w, "/default?code=503", buf, sizeof buf), 503);
+    cr_assert_eq(wapp_get(w, "/default?code=503", buf, sizeof buf), 503);
     cr_assert_str_eq(sqt_body(buf), "<html><title>503: Service Unavailable</title><body>503: "
                                     "Service Unavailable</body></html>");
-    cr_assert_null(hdr(buf, "X-Dropped", v, sizeof v));
-    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
-    cr_assert_eq(get(w, "/default?code=418&reason=I%27m+a+<teapot>", buf, sizeof buf), 418);
+    cr_assert_null(resp_header(buf, "X-Dropped", v, sizeof v));
+    cr_assert_null(resp_header(buf, "Etag", v, sizeof v));
+    cr_assert_eq(wapp_get(w, "/default?code=418&reason=I%27m+a+<teapot>", buf, sizeof buf), 418);
     cr_assert(strstr(buf, "HTTP/1.1 418 I'm a <teapot>\r\n"));
     cr_assert_str_eq(sqt_body(buf), "<html><title>418: I&#39;m a &lt;teapot&gt;</title><body>418: "
                                     "I&#39;m a &lt;teapot&gt;</body></html>");
-    cr_assert_eq(get(w, "/custom?code=418", buf, sizeof buf), 418);
+    cr_assert_eq(wapp_get(w, "/custom?code=418", buf, sizeof buf), 418);
     cr_assert_str_eq(sqt_body(buf), "partial");
-    cr_assert_eq(get(w, "/custom?code=409", buf, sizeof buf), 409);
+    cr_assert_eq(wapp_get(w, "/custom?code=409", buf, sizeof buf), 409);
     cr_assert_str_eq(sqt_body(buf), "{\"status\": 409}");
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json");
-    cr_assert_eq(get(w, "/missing", buf, sizeof buf), 400);
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "application/json");
+    cr_assert_eq(wapp_get(w, "/missing", buf, sizeof buf), 400);
     cr_assert(strstr(buf, "HTTP/1.1 400 Missing argument name\r\n"));
-    cr_assert_eq(get(w, "/missing?name=+bob+", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/missing?name=+bob+", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "name=bob");
     wapp_stop(w);
 
     /* Details only with debug. */
     sq_app_settings s = {.debug = true};
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/args/%C3%28/1x", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/args/%C3%28/1x", buf, sizeof buf), 400);
     cr_assert(strstr(sqt_body(buf), "<pre>invalid UTF-8 in the path</pre>"));
     wapp_stop(w);
 }
@@ -767,52 +664,52 @@ static const sq_route out_routes[] = {
 Test(web, redirects) {
     wapp *w = wapp_start(out_routes, NULL);
     char buf[8192], v[128];
-    cr_assert_eq(get(w, "/redirect", buf, sizeof buf), 302);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/target?x=1");
+    cr_assert_eq(wapp_get(w, "/redirect", buf, sizeof buf), 302);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/target?x=1");
     int codes[] = {301, 302, 303, 307, 308};
     for (int i = 0; i < 5; i++) {
         char path[64];
         snprintf(path, sizeof path, "/redirect?code=%d", codes[i]);
-        cr_assert_eq(get(w, path, buf, sizeof buf), codes[i]);
-        cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/target?x=1");
+        cr_assert_eq(wapp_get(w, path, buf, sizeof buf), codes[i]);
+        cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/target?x=1");
     }
-    cr_assert_eq(get(w, "/redirect?code=200", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/redirect?code=200", buf, sizeof buf), 400);
     wapp_stop(w);
 }
 
 Test(web, headers_status_body) {
     wapp *w = wapp_start(out_routes, NULL);
     char buf[8192], v[128];
-    cr_assert_eq(get(w, "/headers", buf, sizeof buf), 201);
+    cr_assert_eq(wapp_get(w, "/headers", buf, sizeof buf), 201);
     cr_assert(strstr(buf, "HTTP/1.1 201 Made\r\n"));
-    cr_assert_str_eq(hdr(buf, "X-A", v, sizeof v), "2");
+    cr_assert_str_eq(resp_header(buf, "X-A", v, sizeof v), "2");
     cr_assert_eq(count_hdr(buf, "X-A"), 1);
     cr_assert_eq(count_hdr(buf, "X-B"), 2);
     cr_assert_eq(count_hdr(buf, "X-C"), 0);
     cr_assert_eq(count_hdr(buf, "X-Evil"), 0);
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/plain");
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "text/plain");
     cr_assert_str_eq(sqt_body(buf), "7-x");
-    cr_assert_eq(get(w, "/json", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
+    cr_assert_eq(wapp_get(w, "/json", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
     cr_assert_str_eq(sqt_body(buf),
                      "{\"message\": \"Hello, World!\", \"n\": 5, \"html\": \"<\\/script>\\u00e9\"}");
-    cr_assert_eq(get(w, "/json-full", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/json-full", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf),
                      "{\"a\": [1, -2, 3.5, 0.1, 1e+16, 1000000000000000.0, 1e-05, 0.0001, 1.0, -0.0, "
                      "123456789.123, true, false, null], \"s\": \"\\u00e9\\u2603\\ud83d\\ude00<\\/x\\n\\\"\", "
                      "\"n\": {}, \"e\": [], \"big\": -9223372036854775808, \"p\": \"a<\\/p>\"}");
     /* Flushed output goes chunked. */
-    cr_assert_eq(get(w, "/stream", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Transfer-Encoding", v, sizeof v), "chunked");
+    cr_assert_eq(wapp_get(w, "/stream", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Transfer-Encoding", v, sizeof v), "chunked");
     cr_assert(strstr(sqt_body(buf), "4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n"));
-    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    cr_assert_null(resp_header(buf, "Etag", v, sizeof v));
     wapp_stop(w);
 }
 
 Test(web, cookies_out_and_in) {
     wapp *w = wapp_start(out_routes, NULL);
     char buf[8192];
-    cr_assert_eq(fetch(w, "GET /cookies HTTP/1.1\r\nHost: x\r\nCookie: a=1; in=\"q\\\"v\"\r\n\r\n",
+    cr_assert_eq(wapp_fetch(w, "GET /cookies HTTP/1.1\r\nHost: x\r\nCookie: a=1; in=\"q\\\"v\"\r\n\r\n",
                        buf, sizeof buf),
                  200);
     cr_assert_str_eq(sqt_body(buf), "in=q\"v");
@@ -823,7 +720,7 @@ Test(web, cookies_out_and_in) {
     cr_assert(strstr(buf, "Set-Cookie: quoted=\"a=b\\073c\"; Path=/\r\n"), "%s", buf);
     cr_assert(strstr(buf, "Set-Cookie: old=\"\"; Domain=example.com; expires="));
     cr_assert_eq(count_hdr(buf, "Set-Cookie"), 4);
-    cr_assert_eq(fetch(w, "GET /cookies?all=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1; b=2; bad name=3\r\n\r\n",
+    cr_assert_eq(wapp_fetch(w, "GET /cookies?all=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1; b=2; bad name=3\r\n\r\n",
                        buf, sizeof buf),
                  200);
     cr_assert(strstr(buf, "Set-Cookie: a=\"\"; expires="));
@@ -836,8 +733,8 @@ static void etag_304(bool sha1) {
     sq_app_settings s0 = {.etag_sha1 = sha1};
     wapp *w = wapp_start(out_routes, &s0);
     char buf[8192], v[128], raw[512], etag[SQ_ETAG_SIZE];
-    cr_assert_eq(get(w, "/etag", buf, sizeof buf), 200);
-    cr_assert_not_null(hdr(buf, "Etag", etag, sizeof etag));
+    cr_assert_eq(wapp_get(w, "/etag", buf, sizeof buf), 200);
+    cr_assert_not_null(resp_header(buf, "Etag", etag, sizeof etag));
     if (sha1) {
         /* Tornado's exact value. */
         char want[SQ_ETAG_SIZE];
@@ -845,21 +742,21 @@ static void etag_304(bool sha1) {
         cr_assert_str_eq(etag, want);
     }
     /* Another body gives another tag. */
-    cr_assert_eq(get(w, "/json", buf, sizeof buf), 200);
-    cr_assert_str_neq(hdr(buf, "Etag", v, sizeof v), etag);
+    cr_assert_eq(wapp_get(w, "/json", buf, sizeof buf), 200);
+    cr_assert_str_neq(resp_header(buf, "Etag", v, sizeof v), etag);
     cr_assert_eq(strlen(v), strlen(etag));
     snprintf(raw, sizeof raw, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"zz\", %s\r\n\r\n", etag);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 304);
     cr_assert_str_eq(sqt_body(buf), "");
-    cr_assert_null(hdr(buf, "Content-Type", v, sizeof v));
+    cr_assert_null(resp_header(buf, "Content-Type", v, sizeof v));
     snprintf(raw, sizeof raw, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/%s\r\n\r\n", etag);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
-    cr_assert_eq(fetch(w, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\n\r\n", buf,
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_eq(wapp_fetch(w, "GET /etag HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\n\r\n", buf,
                        sizeof buf),
                  200);
     /* No ETag on POST. */
-    cr_assert_eq(fetch(w, "POST /etag HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    cr_assert_eq(wapp_fetch(w, "POST /etag HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(resp_header(buf, "Etag", v, sizeof v));
     wapp_stop(w);
 }
 
@@ -869,8 +766,8 @@ Test(web, etag_and_304) {
     char buf[8192], v[128];
     sq_app_settings s = {.no_etag = true};
     wapp *w = wapp_start(out_routes, &s);
-    cr_assert_eq(get(w, "/etag", buf, sizeof buf), 200);
-    cr_assert_null(hdr(buf, "Etag", v, sizeof v));
+    cr_assert_eq(wapp_get(w, "/etag", buf, sizeof buf), 200);
+    cr_assert_null(resp_header(buf, "Etag", v, sizeof v));
     wapp_stop(w);
 }
 
@@ -958,11 +855,11 @@ Test(web, async_prepare) {
     wapp *w = wapp_start(more_routes, NULL);
     char buf[8192];
     reset_record();
-    cr_assert_eq(get(w, "/pause", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/pause", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "resumed");
     expect_record("prepare,timer,get,on_finish,");
     reset_record();
-    cr_assert_eq(get(w, "/pause?deny=1", buf, sizeof buf), 401);
+    cr_assert_eq(wapp_get(w, "/pause?deny=1", buf, sizeof buf), 401);
     expect_record("prepare,timer,on_finish,");
     /* The client leaves while paused. */
     reset_record();
@@ -980,14 +877,14 @@ Test(web, big_state_head_and_flush_errors) {
     static char buf[65536];
     char v[64];
     for (int round = 0; round < 3; round++) {
-        cr_assert_eq(get(w, "/big", buf, sizeof buf), 200);
+        cr_assert_eq(wapp_get(w, "/big", buf, sizeof buf), 200);
         cr_assert_eq(strlen(sqt_body(buf)), 20000);
-        cr_assert_str_eq(hdr(buf, "X-H99", v, sizeof v), "value 99");
+        cr_assert_str_eq(resp_header(buf, "X-H99", v, sizeof v), "value 99");
     }
-    cr_assert_eq(fetch(w, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Content-Length", v, sizeof v), "8");
+    cr_assert_eq(wapp_fetch(w, "HEAD /big HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Content-Length", v, sizeof v), "8");
     cr_assert_str_eq(sqt_body(buf), "");
-    cr_assert_eq(get(w, "/flush", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/flush", buf, sizeof buf), 200);
     cr_assert(strstr(sqt_body(buf), "7\r\npartial\r\n0\r\n\r\n"));
     cr_assert_eq(atomic_load(&flush_status), 1);
     wapp_stop(w);
@@ -1085,58 +982,58 @@ Test(web, static_files) {
     wapp *w = wapp_start(builtin_routes, NULL);
     static char buf[400000];
     char v[128], raw[512], etag[64], lm[64];
-    cr_assert_eq(get(w, "/files/a.txt", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/files/a.txt", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "hello static");
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/plain");
-    cr_assert_str_eq(hdr(buf, "Accept-Ranges", v, sizeof v), "bytes");
-    cr_assert_not_null(hdr(buf, "Etag", etag, sizeof etag));
-    cr_assert_not_null(hdr(buf, "Last-Modified", lm, sizeof lm));
-    cr_assert_null(hdr(buf, "Cache-Control", v, sizeof v));
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "text/plain");
+    cr_assert_str_eq(resp_header(buf, "Accept-Ranges", v, sizeof v), "bytes");
+    cr_assert_not_null(resp_header(buf, "Etag", etag, sizeof etag));
+    cr_assert_not_null(resp_header(buf, "Last-Modified", lm, sizeof lm));
+    cr_assert_null(resp_header(buf, "Cache-Control", v, sizeof v));
     /* Conditional requests. */
     snprintf(raw, sizeof raw, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: %s\r\n\r\n", etag);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 304);
     snprintf(raw, sizeof raw, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: %s\r\n\r\n", lm);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 304);
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n\r\n",
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 304);
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n\r\n",
                        buf, sizeof buf),
                  200);
     /* Ranges. */
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n", buf, sizeof buf), 206);
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n", buf, sizeof buf), 206);
     cr_assert_str_eq(sqt_body(buf), "hello");
-    cr_assert_str_eq(hdr(buf, "Content-Range", v, sizeof v), "bytes 0-4/12");
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-6\r\n\r\n", buf, sizeof buf), 206);
+    cr_assert_str_eq(resp_header(buf, "Content-Range", v, sizeof v), "bytes 0-4/12");
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-6\r\n\r\n", buf, sizeof buf), 206);
     cr_assert_str_eq(sqt_body(buf), "static");
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=6-\r\n\r\n", buf, sizeof buf), 206);
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=6-\r\n\r\n", buf, sizeof buf), 206);
     cr_assert_str_eq(sqt_body(buf), "static");
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=12-\r\n\r\n", buf, sizeof buf), 416);
-    cr_assert_str_eq(hdr(buf, "Content-Range", v, sizeof v), "bytes */12");
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-0\r\n\r\n", buf, sizeof buf), 416);
-    cr_assert_eq(fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2,4-5\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=12-\r\n\r\n", buf, sizeof buf), 416);
+    cr_assert_str_eq(resp_header(buf, "Content-Range", v, sizeof v), "bytes */12");
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-0\r\n\r\n", buf, sizeof buf), 416);
+    cr_assert_eq(wapp_fetch(w, "GET /files/a.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1-2,4-5\r\n\r\n", buf, sizeof buf), 200);
     /* HEAD: the length, no body. */
-    cr_assert_eq(fetch(w, "HEAD /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Content-Length", v, sizeof v), "12");
+    cr_assert_eq(wapp_fetch(w, "HEAD /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Content-Length", v, sizeof v), "12");
     /* Versioned URLs are cached for ten years. */
-    cr_assert_eq(get(w, "/files/a.txt?v=1", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Cache-Control", v, sizeof v), "max-age=315360000");
+    cr_assert_eq(wapp_get(w, "/files/a.txt?v=1", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Cache-Control", v, sizeof v), "max-age=315360000");
     /* Safety. */
-    cr_assert_eq(get(w, "/files/../a.txt", buf, sizeof buf), 404);
-    cr_assert_eq(get(w, "/files/%2e%2e/sqweb-static-x", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/files/../a.txt", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/files/%2e%2e/sqweb-static-x", buf, sizeof buf), 404);
     char esc[512];
     snprintf(esc, sizeof esc, "/files/..%%2F%s-outside%%2Fs.txt", strrchr(static_root, '/') + 1);
-    cr_assert_eq(get(w, esc, buf, sizeof buf), 403);
-    cr_assert_eq(get(w, "/files/link.txt", buf, sizeof buf), 403);
-    cr_assert_eq(get(w, "/files/nope.txt", buf, sizeof buf), 404);
-    cr_assert_eq(get(w, "/files/a.txt%00.png", buf, sizeof buf), 400);
-    cr_assert_eq(get(w, "/files/empty/", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, esc, buf, sizeof buf), 403);
+    cr_assert_eq(wapp_get(w, "/files/link.txt", buf, sizeof buf), 403);
+    cr_assert_eq(wapp_get(w, "/files/nope.txt", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/files/a.txt%00.png", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/files/empty/", buf, sizeof buf), 404);
     /* Directories. */
-    cr_assert_eq(get(w, "/files/sub", buf, sizeof buf), 301);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/files/sub/");
-    cr_assert_eq(get(w, "/files/sub/", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/files/sub", buf, sizeof buf), 301);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/files/sub/");
+    cr_assert_eq(wapp_get(w, "/files/sub/", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "<p>index</p>");
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "text/html");
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "text/html");
     /* A big file in pieces, compared with the original. */
-    cr_assert_eq(get(w, "/files/big.bin", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/files/big.bin", buf, sizeof buf), 200);
     char path[512];
     snprintf(path, sizeof path, "%s/big.bin", static_root);
     FILE *f = fopen(path, "rb");
@@ -1151,7 +1048,7 @@ Test(web, static_files) {
     cr_assert(read(fd, buf, 1000) > 0);
     close(fd);
     usleep(50000);
-    cr_assert_eq(get(w, "/files/a.txt", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/files/a.txt", buf, sizeof buf), 200);
     wapp_stop(w);
     remove_static_tree();
 }
@@ -1169,7 +1066,7 @@ Test(web, static_path_setting) {
     wapp *w = wapp_start(static_url_routes, &s);
     char buf[8192];
     for (int i = 0; i < 2; i++) { /* computed, then cached */
-        cr_assert_eq(get(w, "/url", buf, sizeof buf), 200);
+        cr_assert_eq(wapp_get(w, "/url", buf, sizeof buf), 200);
         /* sha512("hello static") */
         cr_assert_str_eq(sqt_body(buf),
                          "/static/a.txt?v=06214bdba964936060ee7ec72af3902b62974ff5bec82ea0158f0a4f9796753f"
@@ -1178,16 +1075,16 @@ Test(web, static_path_setting) {
     }
     wapp_stop(w);
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/static/a.txt", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/static/a.txt", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "hello static");
-    cr_assert_eq(get(w, "/robots.txt", buf, sizeof buf), 404);
-    cr_assert_eq(get(w, "/", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/robots.txt", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "Hello, world");
     wapp_stop(w);
     s.static_url_prefix = "/s.x/";
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/s.x/a.txt", buf, sizeof buf), 200);
-    cr_assert_eq(get(w, "/sXx/a.txt", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/s.x/a.txt", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/sXx/a.txt", buf, sizeof buf), 404);
     wapp_stop(w);
     remove_static_tree();
 }
@@ -1195,11 +1092,11 @@ Test(web, static_path_setting) {
 Test(web, redirect_handler) {
     wapp *w = wapp_start(builtin_routes, NULL);
     char buf[8192], v[128];
-    cr_assert_eq(get(w, "/r/abc/42?q=1", buf, sizeof buf), 301);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/users/42/abc?q=1");
-    cr_assert_eq(get(w, "/rn/7?y=2", buf, sizeof buf), 302);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/n/7?x=1&y=2");
-    cr_assert_eq(fetch(w, "POST /r/abc/42 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 405);
+    cr_assert_eq(wapp_get(w, "/r/abc/42?q=1", buf, sizeof buf), 301);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/users/42/abc?q=1");
+    cr_assert_eq(wapp_get(w, "/rn/7?y=2", buf, sizeof buf), 302);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/n/7?x=1&y=2");
+    cr_assert_eq(wapp_fetch(w, "POST /r/abc/42 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 405);
     wapp_stop(w);
 }
 
@@ -1248,7 +1145,7 @@ Test(web, fast_routes_agree_with_pcre2) {
         }
         char raw[512];
         snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", paths[p]);
-        int got = fetch(w, raw, buf, sizeof buf);
+        int got = wapp_fetch(w, raw, buf, sizeof buf);
         cr_assert_eq(got, status, "%s: %d, PCRE2 says %d", paths[p], got, status);
         if (status == 200) cr_assert_str_eq(sqt_body(buf), want, "%s", paths[p]);
     }
@@ -1313,35 +1210,35 @@ Test(web, compress_response) {
     char v[128];
     for (int i = 0; i < 2000; i++) want[i] = "abcdefghij"[i % 10];
     want[2000] = 0;
-    cr_assert_eq(fetch(w, "GET /gz HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Content-Encoding", v, sizeof v), "gzip");
-    cr_assert_str_eq(hdr(buf, "Vary", v, sizeof v), "Accept-Encoding");
-    long clen = atol(hdr(buf, "Content-Length", v, sizeof v));
+    cr_assert_eq(wapp_fetch(w, "GET /gz HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip, deflate\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Content-Encoding", v, sizeof v), "gzip");
+    cr_assert_str_eq(resp_header(buf, "Vary", v, sizeof v), "Accept-Encoding");
+    long clen = atol(resp_header(buf, "Content-Length", v, sizeof v));
     cr_assert(clen > 0 && clen < 200, "%ld", clen);
     const char *body = strstr(buf, "\r\n\r\n") + 4;
     size_t n = gunzip(body, (size_t)clen, plain, sizeof plain);
     cr_assert_eq(n, 2000);
     cr_assert_eq(memcmp(plain, want, 2000), 0);
     /* Not asked for, too small, not compressible, HTTP/1.0: plain, with Vary. */
-    cr_assert_eq(fetch(w, "GET /gz HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
-    cr_assert_str_eq(hdr(buf, "Vary", v, sizeof v), "Accept-Encoding");
+    cr_assert_eq(wapp_fetch(w, "GET /gz HTTP/1.1\r\nHost: x\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(resp_header(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_str_eq(resp_header(buf, "Vary", v, sizeof v), "Accept-Encoding");
     cr_assert_str_eq(sqt_body(buf), want);
-    cr_assert_eq(fetch(w, "GET /gz?n=1000 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
-    cr_assert_eq(fetch(w, "GET /gz?type=image/png HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
-    cr_assert_eq(fetch(w, "GET /gz?type=application/json;%20charset=UTF-8 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Content-Encoding", v, sizeof v), "gzip");
+    cr_assert_eq(wapp_fetch(w, "GET /gz?n=1000 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(resp_header(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_eq(wapp_fetch(w, "GET /gz?type=image/png HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_null(resp_header(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_eq(wapp_fetch(w, "GET /gz?type=application/json;%20charset=UTF-8 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Content-Encoding", v, sizeof v), "gzip");
     int fd = sqt_connect(w->port);
     sqt_send(fd, "GET /gz HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
     sqt_recv_all(fd, buf, sizeof buf);
     close(fd);
-    cr_assert_null(hdr(buf, "Content-Encoding", v, sizeof v));
+    cr_assert_null(resp_header(buf, "Content-Encoding", v, sizeof v));
     /* Flushed in pieces (even small ones): one gzip stream across chunks. */
-    cr_assert_eq(fetch(w, "GET /gz?n=50&flush=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
-    cr_assert_str_eq(hdr(buf, "Content-Encoding", v, sizeof v), "gzip");
-    cr_assert_str_eq(hdr(buf, "Transfer-Encoding", v, sizeof v), "chunked");
+    cr_assert_eq(wapp_fetch(w, "GET /gz?n=50&flush=1 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_str_eq(resp_header(buf, "Content-Encoding", v, sizeof v), "gzip");
+    cr_assert_str_eq(resp_header(buf, "Transfer-Encoding", v, sizeof v), "chunked");
     n = dechunk(strstr(buf, "\r\n\r\n") + 4, raw);
     n = gunzip(raw, n, plain, sizeof plain);
     plain[n] = 0;

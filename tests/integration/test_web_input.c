@@ -11,110 +11,7 @@
 #include <unistd.h>
 
 #include "sqtest.h"
-
-/* ---- a web app on its own loop thread ---- */
-
-typedef struct wapp {
-    sq_loop *loop;
-    sq_app *app;
-    pthread_t th;
-    int port;
-    const sq_route *routes;
-    sq_app_settings settings;
-    void (*setup)(sq_app *);
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int ready;
-} wapp;
-
-static void *wapp_thread(void *p) {
-    wapp *w = p;
-    w->loop = sq_loop_new();
-    w->app = sq_app_new(w->loop, w->routes, &w->settings);
-    if (w->app && w->setup) w->setup(w->app);
-    int err = w->app ? sq_app_listen(w->app, "127.0.0.1", 0) : -1;
-    pthread_mutex_lock(&w->mu);
-    w->port = err ? -1 : sq_app_port(w->app);
-    w->ready = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    if (!err) sq_loop_run(w->loop);
-    return NULL;
-}
-
-static wapp *wapp_start2(const sq_route *routes, const sq_app_settings *s, void (*setup)(sq_app *)) {
-    wapp *w = calloc(1, sizeof *w);
-    w->routes = routes;
-    if (s) w->settings = *s;
-    w->setup = setup;
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    pthread_create(&w->th, NULL, wapp_thread, w);
-    pthread_mutex_lock(&w->mu);
-    while (!w->ready) pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    cr_assert(w->port > 0, "app failed to start");
-    return w;
-}
-
-static wapp *wapp_start(const sq_route *routes, const sq_app_settings *s) {
-    return wapp_start2(routes, s, NULL);
-}
-
-static void app_closed(sq_app *app, void *arg) {
-    wapp *w = arg;
-    sq_loop_stop(w->loop);
-}
-
-static void close_on_loop(void *p) {
-    wapp *w = p;
-    sq_app_close(w->app, app_closed, w);
-}
-
-static void wapp_stop(wapp *w) {
-    sq_loop_call_threadsafe(w->loop, close_on_loop, w);
-    pthread_join(w->th, NULL);
-    cr_assert_eq(sq_loop_close(w->loop), 0);
-    free(w);
-}
-
-/* One request on a fresh connection; the response goes to buf. Returns the
- * status. */
-static int fetch(wapp *w, const char *raw, char *buf, size_t cap) {
-    int fd = sqt_connect(w->port);
-    sqt_send(fd, raw);
-    int head_only = strncmp(raw, "HEAD ", 5) == 0;
-    long n = sqt_recv_response(fd, buf, cap, head_only);
-    close(fd);
-    cr_assert(n > 0, "no response to %s", raw);
-    return sqt_status(buf);
-}
-
-static int get(wapp *w, const char *path, char *buf, size_t cap) {
-    char raw[1024];
-    snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-    return fetch(w, raw, buf, cap);
-}
-
-/* The value of a response header (first one), copied to out. */
-static const char *hdr(const char *resp, const char *name, char *out, size_t cap) {
-    size_t nl = strlen(name);
-    const char *end = strstr(resp, "\r\n\r\n");
-    for (const char *p = strstr(resp, "\r\n"); p && p < end; p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
-            const char *v = line + nl + 1;
-            while (*v == ' ') v++;
-            const char *e = strstr(v, "\r\n");
-            size_t n = (size_t)(e - v);
-            if (n >= cap) n = cap - 1;
-            memcpy(out, v, n);
-            out[n] = 0;
-            return out;
-        }
-    }
-    return NULL;
-}
+#include "webtest.h"
 
 
 /* ---- handlers ---- */
@@ -239,15 +136,15 @@ static int post(wapp *w, const char *path, const char *ctype, const char *body, 
     snprintf(raw, sizeof raw,
              "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
              path, ctype, strlen(body), body);
-    return fetch(w, raw, buf, cap);
+    return wapp_fetch(w, raw, buf, cap);
 }
 
 Test(web_input, query_and_form_arguments) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192];
-    cr_assert_eq(get(w, "/args", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/args", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "a=def n=0 q=- b=- qn=0 bn=0");
-    cr_assert_eq(get(w, "/args?a=1&a=+two+&b=3&a=%E2%82%AC%00x", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/args?a=1&a=+two+&b=3&a=%E2%82%AC%00x", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "a=\xe2\x82\xac x n=3 [1] [two] [\xe2\x82\xac x] q=\xe2\x82\xac x "
                                     "b=- qn=3 bn=0");
     cr_assert_eq(post(w, "/args?a=q", "application/x-www-form-urlencoded", "a=b1&c=2&a=b+2", buf,
@@ -255,7 +152,7 @@ Test(web_input, query_and_form_arguments) {
                  200);
     cr_assert_str_eq(sqt_body(buf), "a=b 2 n=3 [q] [b1] [b 2] q=q b=b 2 qn=1 bn=2");
     /* Invalid UTF-8 in a value: 400 when it is read. */
-    cr_assert_eq(get(w, "/args?a=%ff", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/args?a=%ff", buf, sizeof buf), 400);
     /* A body of another type is not parsed. */
     cr_assert_eq(post(w, "/args", "text/plain", "a=1", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "a=def n=0 q=- b=- qn=0 bn=0");
@@ -264,8 +161,8 @@ Test(web_input, query_and_form_arguments) {
     /* Too many arguments: 400. */
     sq_app_settings s = {.max_arguments = 3};
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/args?a=1&a=2&a=3&a=4", buf, sizeof buf), 400);
-    cr_assert_eq(get(w, "/args?a=1&a=2&a=3", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/args?a=1&a=2&a=3&a=4", buf, sizeof buf), 400);
+    cr_assert_eq(wapp_get(w, "/args?a=1&a=2&a=3", buf, sizeof buf), 200);
     wapp_stop(w);
 }
 
@@ -316,7 +213,7 @@ Test(web_input, json_body) {
     char buf[8192], v[128];
     cr_assert_eq(post(w, "/json", "application/json", "{\"name\": \"ann\"}", buf, sizeof buf), 201);
     cr_assert_str_eq(sqt_body(buf), "{\"hello\": \"ann\", \"ok\": true}");
-    cr_assert_str_eq(hdr(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
+    cr_assert_str_eq(resp_header(buf, "Content-Type", v, sizeof v), "application/json; charset=UTF-8");
     cr_assert_eq(post(w, "/json", "application/json", "{\"name\": ", buf, sizeof buf), 400);
     cr_assert_eq(post(w, "/json", "application/json", "", buf, sizeof buf), 400);
     wapp_stop(w);
@@ -327,7 +224,7 @@ Test(web_input, headers_and_xheaders) {
     char buf[8192];
     const char *raw = "GET /info?x=1 HTTP/1.1\r\nHost: Example.COM:81\r\nX-Multi: a\r\nX-Multi: b\r\n"
                       "User-Agent: t\r\nX-Real-Ip: 10.0.0.9\r\nX-Scheme: https\r\n\r\n";
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "ip=127.0.0.1 proto=http host=Example.COM:81 "
                                     "hostname=example.com method=GET uri=/info?x=1 path=/info "
                                     "query=x=1 multi=2,a,b ua=t");
@@ -335,15 +232,15 @@ Test(web_input, headers_and_xheaders) {
 
     sq_app_settings s = {.xheaders = true};
     w = wapp_start(routes, &s);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     cr_assert(strstr(sqt_body(buf), "ip=10.0.0.9 proto=https "));
-    cr_assert_eq(fetch(w, "GET /info HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4, ::1\r\n"
+    cr_assert_eq(wapp_fetch(w, "GET /info HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4, ::1\r\n"
                           "X-Forwarded-Proto: http, https\r\n\r\n",
                        buf, sizeof buf),
                  200);
     cr_assert(strstr(sqt_body(buf), "ip=::1 proto=https "));
     /* Invalid values are ignored. */
-    cr_assert_eq(fetch(w, "GET /info HTTP/1.1\r\nHost: x\r\nX-Real-Ip: nonsense\r\n"
+    cr_assert_eq(wapp_fetch(w, "GET /info HTTP/1.1\r\nHost: x\r\nX-Real-Ip: nonsense\r\n"
                           "X-Scheme: gopher\r\n\r\n",
                        buf, sizeof buf),
                  200);
@@ -374,21 +271,21 @@ Test(web_input, signed_cookies) {
     sq_app_settings s = {.cookie_secret = "It's a secret to everybody"};
     wapp *w = wapp_start(routes, &s);
     char buf[8192], c[512], raw[1024];
-    cr_assert_eq(get(w, "/signed?set=alice", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/signed?set=alice", buf, sizeof buf), 200);
     cookie_of(buf, "user", c, sizeof c);
     cr_assert(strstr(buf, "expires="));
     snprintf(raw, sizeof raw, "GET /signed HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n", c);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "user=alice");
     /* Tampered: the signature no longer matches. */
     char *p = strstr(c, "YWxpY2U=");
     cr_assert_not_null(p, "%s", c);
     p[0] = 'Z';
     snprintf(raw, sizeof raw, "GET /signed HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n", c);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "user=(invalid)");
     /* Tornado's own test vector (an old timestamp) has expired. */
-    cr_assert_eq(fetch(w, "GET /signed HTTP/1.1\r\nHost: x\r\nCookie: user=\"2|1:0|10:1300000000|3:key|"
+    cr_assert_eq(wapp_fetch(w, "GET /signed HTTP/1.1\r\nHost: x\r\nCookie: user=\"2|1:0|10:1300000000|3:key|"
                           "8:dmFsdWU=|3d4e60b996ff9c5d5788e333a0cba6f238a22c6c0f94788870e1a9ecd482e152\"\r\n\r\n",
                        buf, sizeof buf),
                  200);
@@ -400,7 +297,7 @@ Test(web_input, xsrf) {
     sq_app_settings s = {.xsrf_cookies = true};
     wapp *w = wapp_start(routes, &s);
     char buf[8192], c[256], raw[2048];
-    cr_assert_eq(get(w, "/form", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/form", buf, sizeof buf), 200);
     cookie_of(buf, "_xsrf", c, sizeof c);
     const char *tok = c + strlen("_xsrf=");
     cr_assert_eq(strncmp(tok, "2|", 2), 0, "%s", tok);
@@ -411,7 +308,7 @@ Test(web_input, xsrf) {
     sscanf(html + 41, "%127[^\"]", formtok);
     /* POST without a token: 403. */
     snprintf(raw, sizeof raw, "POST /form HTTP/1.1\r\nHost: x\r\nCookie: %s\r\nContent-Length: 0\r\n\r\n", c);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 403);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 403);
     /* With the token in the form body. */
     char body[256];
     snprintf(body, sizeof body, "_xsrf=%s", formtok);
@@ -419,29 +316,29 @@ Test(web_input, xsrf) {
              "POST /form HTTP/1.1\r\nHost: x\r\nCookie: %s\r\nContent-Type: "
              "application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
              c, strlen(body), body);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "accepted");
     /* With the token in a header. */
     snprintf(raw, sizeof raw,
              "POST /form HTTP/1.1\r\nHost: x\r\nCookie: %s\r\nX-Xsrftoken: %s\r\nContent-Length: 0\r\n\r\n",
              c, formtok);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     /* A token from another browser: 403. */
     snprintf(raw, sizeof raw,
              "POST /form HTTP/1.1\r\nHost: x\r\nCookie: _xsrf=2|01020304|0103010705070503090b090f0d0f0d0b|1300000000\r\n"
              "X-Xsrftoken: %s\r\nContent-Length: 0\r\n\r\n",
              formtok);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 403);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 403);
     /* No cookie at all. */
     snprintf(raw, sizeof raw, "POST /form HTTP/1.1\r\nHost: x\r\nX-Csrftoken: %s\r\nContent-Length: 0\r\n\r\n",
              formtok);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 403);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 403);
     /* GET is never checked; a request with a valid cookie gets no new one. */
     snprintf(raw, sizeof raw, "GET /form HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n", c);
-    cr_assert_eq(fetch(w, raw, buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, raw, buf, sizeof buf), 200);
     cr_assert_null(strstr(buf, "Set-Cookie"));
     /* Unknown URLs answer 404, not 403 (the 404 handler skips the check). */
-    cr_assert_eq(fetch(w, "POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_fetch(w, "POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 404);
     wapp_stop(w);
 }
 
@@ -449,25 +346,25 @@ Test(web_input, authenticated) {
     sq_app_settings s = {.login_url = "/login"};
     wapp *w = wapp_start(routes, &s);
     char buf[8192], v[256];
-    cr_assert_eq(get(w, "/auth?a=b%20c", buf, sizeof buf), 302);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/login?next=%2Fauth%3Fa%3Db%2520c");
-    cr_assert_eq(fetch(w, "POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 403);
-    cr_assert_eq(fetch(w, "GET /auth HTTP/1.1\r\nHost: x\r\nX-User: bo\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/auth?a=b%20c", buf, sizeof buf), 302);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/login?next=%2Fauth%3Fa%3Db%2520c");
+    cr_assert_eq(wapp_fetch(w, "POST /auth HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 403);
+    cr_assert_eq(wapp_fetch(w, "GET /auth HTTP/1.1\r\nHost: x\r\nX-User: bo\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "hi bo");
-    cr_assert_eq(fetch(w, "GET /cu HTTP/1.1\r\nHost: x\r\nX-User: zed\r\n\r\n", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "GET /cu HTTP/1.1\r\nHost: x\r\nX-User: zed\r\n\r\n", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "user zed");
-    cr_assert_eq(get(w, "/cu", buf, sizeof buf), 302);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/login?next=%2Fcu");
+    cr_assert_eq(wapp_get(w, "/cu", buf, sizeof buf), 302);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/login?next=%2Fcu");
     wapp_stop(w);
     s.login_url = "https://login.example/?app=1";
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/auth", buf, sizeof buf), 302);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "https://login.example/?app=1");
+    cr_assert_eq(wapp_get(w, "/auth", buf, sizeof buf), 302);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "https://login.example/?app=1");
     wapp_stop(w);
     s.login_url = "https://login.example/";
     w = wapp_start(routes, &s);
-    cr_assert_eq(get(w, "/auth", buf, sizeof buf), 302);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "https://login.example/?next=http%3A%2F%2Fx%2Fauth");
+    cr_assert_eq(wapp_get(w, "/auth", buf, sizeof buf), 302);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "https://login.example/?next=http%3A%2F%2Fx%2Fauth");
     wapp_stop(w);
 }
 
@@ -489,8 +386,8 @@ Test(web_input, access_log) {
     sq_app_settings s = {.access_log = sink};
     wapp *w = wapp_start(routes, &s);
     char buf[8192];
-    get(w, "/info?z=1", buf, sizeof buf);
-    get(w, "/missing", buf, sizeof buf);
+    wapp_get(w, "/info?z=1", buf, sizeof buf);
+    wapp_get(w, "/missing", buf, sizeof buf);
     post(w, "/json", "application/json", "{", buf, sizeof buf);
     for (int i = 0; i < 100; i++) {
         pthread_mutex_lock(&log_mu);
@@ -518,14 +415,14 @@ Test(web_input, access_log) {
 Test(web_input, slashes) {
     wapp *w = wapp_start(routes, NULL);
     char buf[8192], v[256];
-    cr_assert_eq(get(w, "/rm/a//?x=1", buf, sizeof buf), 301);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/rm/a?x=1");
-    cr_assert_eq(get(w, "/rm/a", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_get(w, "/rm/a//?x=1", buf, sizeof buf), 301);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/rm/a?x=1");
+    cr_assert_eq(wapp_get(w, "/rm/a", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "rm ok");
-    cr_assert_eq(fetch(w, "POST /rm/a/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 404);
-    cr_assert_eq(get(w, "/add/b?y=2", buf, sizeof buf), 301);
-    cr_assert_str_eq(hdr(buf, "Location", v, sizeof v), "/add/b/?y=2");
-    cr_assert_eq(get(w, "/add/b/", buf, sizeof buf), 200);
+    cr_assert_eq(wapp_fetch(w, "POST /rm/a/ HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", buf, sizeof buf), 404);
+    cr_assert_eq(wapp_get(w, "/add/b?y=2", buf, sizeof buf), 301);
+    cr_assert_str_eq(resp_header(buf, "Location", v, sizeof v), "/add/b/?y=2");
+    cr_assert_eq(wapp_get(w, "/add/b/", buf, sizeof buf), 200);
     cr_assert_str_eq(sqt_body(buf), "add ok");
     wapp_stop(w);
 }
